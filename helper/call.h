@@ -1,0 +1,62 @@
+/* call.h: the dispatcher's view of one call: its argument reader, its reply
+ * buffer and a small arena for decoded strings. Call handlers return a wire
+ * status (AH_ST_*), or AH_NOREPLY when someone else will answer (exec). */
+#ifndef AH_CALL_H
+#define AH_CALL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "msg.h"
+#include "util.h"
+
+#define AH_NOREPLY (-1)
+
+struct ah_bytes {
+    const uint8_t *p;
+    size_t len;
+};
+
+struct ah_call {
+    struct ah_mp args;   /* positioned at the next undecoded argument */
+    uint32_t reqid;
+    struct ah_buf *out;  /* the reply value (msgpack) is appended here */
+    int fail;            /* status of the last failed argument decoder */
+    char err[160];       /* message for AH_ST_BADARG, name for AH_ST_UNKNOWN_CONSTANT */
+    void *arena[64];
+    size_t narena;
+};
+
+struct ah_call_def {
+    int id;
+    const char *name;
+    int nargs;
+    int (*dispatch)(struct ah_call *c);
+};
+
+/* Argument decoders: 0 on success; on failure -1 with c->fail and c->err set. */
+int ah_arg_int(struct ah_call *c, int64_t min, int64_t max, int64_t *v);
+int ah_arg_cstr(struct ah_call *c, int nonempty, const char **s);
+int ah_arg_bytes(struct ah_call *c, struct ah_bytes *b);
+int ah_arg_argv(struct ah_call *c, char ***argv);
+int ah_arg_constant(struct ah_call *c, int family, int flags, int64_t *v);
+int ah_arg_option(struct ah_call *c, int *opt);
+int ah_arg_handler(struct ah_call *c, int *h);
+
+enum ah_handler { AH_HANDLER_QUERY = -1, AH_HANDLER_DFL = 0, AH_HANDLER_IGN = 1, AH_HANDLER_INFO = 2 };
+extern const char *const ah_handler_names[3];
+
+/* Resolve a constant name (case-insensitive) in a family: 0, or -1 if unknown. */
+int ah_constant_lookup(int family, const char *name, int64_t *v);
+
+/* Allocate memory that lives until the reply is sent. */
+void *ah_call_alloc(struct ah_call *c, size_t n);
+int ah_badarg(struct ah_call *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Decode and run the call in the frame body (reqid, call id, args). */
+void ah_call_run(const uint8_t *body, size_t len);
+/* Names of every call, one per line: the stale-binary check. */
+void ah_call_list(void);
+
+#endif

@@ -1,0 +1,566 @@
+/* child.c: a control process's children.
+ *
+ * Theory of operation. Each child has four pipes, all close-on-exec on our
+ * side: stdin (we write), stdout and stderr (we read), and ctl (we read; the
+ * child's end is close-on-exec). While the child runs the loop its stdout
+ * carries frames, which we relay upward with its pid prepended. To exec, the
+ * child writes an EXEC marker frame and then execs: from the marker on its
+ * stdout is the program's, and the ctl pipe says how exec went (EOF: it
+ * worked; four bytes: the errno). Output of a program is read only while
+ * its stream has credit, which Python returns as it consumes; that is the
+ * backpressure that bounds memory. stdin bytes are queued and written
+ * without blocking, and acknowledged once they are in the pipe.
+ */
+#define _GNU_SOURCE
+#include "child.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "frame.h"
+#include "loop.h"
+#include "util.h"
+
+#define AH_READ_CHUNK 65536
+#define AH_DRAIN_MAX (4u << 20) /* bytes read from a dead child's pipe, ignoring credit */
+#define AH_FRAME_SLACK 2048     /* room for pids prepended on the way up */
+
+struct ah_child *ah_child_find(pid_t pid)
+{
+    struct ah_child *exited = NULL;
+    for (size_t i = 0; i < ah_self.nchildren; i++) {
+        struct ah_child *c = ah_self.children[i];
+        if (c->pid == pid) {
+            if (!c->exited)
+                return c;
+            exited = c;
+        }
+    }
+    return exited;
+}
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+static void set_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        ah_die_errno("fcntl O_NONBLOCK");
+}
+
+/* ---- creating children ------------------------------------------------ */
+
+static void add_child(pid_t pid, int in, int out, int err, int ctl)
+{
+    struct ah_child *c = ah_xcalloc(1, sizeof(*c));
+    c->pid = pid;
+    c->fd_in = in;
+    c->fd_out = out;
+    c->fd_err = err;
+    c->fd_ctl = ctl;
+    c->mode = AH_MODE_LOOP;
+    c->credit[0] = c->credit[1] = ah_self.opt[AH_OPT_FLOWCONTROL];
+    c->signaloneof = ah_self.opt[AH_OPT_SIGNALONEOF];
+    set_nonblock(in);
+    set_nonblock(out);
+    set_nonblock(err);
+    set_nonblock(ctl);
+    if (ah_self.nchildren == ah_self.cap_children) {
+        ah_self.cap_children = ah_self.cap_children ? ah_self.cap_children * 2 : 16;
+        ah_self.children = ah_xrealloc(ah_self.children, ah_self.cap_children * sizeof(c));
+    }
+    ah_self.children[ah_self.nchildren++] = c;
+}
+
+static void child_side(pid_t parent, int p[4][2])
+{
+    /* p: [0] stdin, [1] stdout, [2] stderr, [3] ctl; all O_CLOEXEC */
+    if (dup2(p[0][0], 0) < 0 || dup2(p[1][1], 1) < 0 || dup2(p[2][1], 2) < 0)
+        _exit(AH_EXIT_TEMP);
+    for (int i = 0; i < 3; i++) {
+        close(p[i][0]);
+        close(p[i][1]);
+    }
+    close(p[3][0]);
+    ah_loop_init_child(parent, p[3][1]);
+    ah_loop_run();
+}
+
+static pid_t do_fork(int use_clone, int64_t flags)
+{
+    if (!use_clone)
+        return fork();
+    /* A fork-like clone: no new stack, the child continues here. */
+    return (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, 0UL);
+}
+
+int ah_child_spawn(struct ah_call *c, int use_clone, int64_t flags)
+{
+    int p[4][2];
+    int n = 0;
+    pid_t parent = getpid();
+
+    if (ah_self.depth >= ah_self.opt[AH_OPT_MAXFORKDEPTH] || (int64_t)ah_self.nchildren >= ah_self.opt[AH_OPT_MAXCHILD]) {
+        errno = EAGAIN;
+        return AH_ST_ERRNO;
+    }
+    for (; n < 4; n++) {
+        if (pipe2(p[n], O_CLOEXEC) < 0) {
+            int e = errno;
+            while (n-- > 0) {
+                close(p[n][0]);
+                close(p[n][1]);
+            }
+            errno = e;
+            return AH_ST_ERRNO;
+        }
+    }
+    pid_t pid = do_fork(use_clone, flags);
+    if (pid < 0) {
+        int e = errno;
+        for (n = 0; n < 4; n++) {
+            close(p[n][0]);
+            close(p[n][1]);
+        }
+        errno = e;
+        return AH_ST_ERRNO;
+    }
+    if (pid == 0)
+        child_side(parent, p);
+    close(p[0][0]);
+    close(p[1][1]);
+    close(p[2][1]);
+    close(p[3][1]);
+    add_child(pid, p[0][1], p[1][0], p[2][0], p[3][0]);
+    ah_mp_put_int(c->out, pid);
+    return AH_ST_OK;
+}
+
+void ah_children_forget(void)
+{
+    for (size_t i = 0; i < ah_self.nchildren; i++) {
+        struct ah_child *c = ah_self.children[i];
+        close_fd(&c->fd_in);
+        close_fd(&c->fd_out);
+        close_fd(&c->fd_err);
+        close_fd(&c->fd_ctl);
+        ah_buf_free(&c->in_q);
+        ah_buf_free(&c->out_rd);
+        free(c->acks);
+        free(c);
+    }
+    ah_self.nchildren = 0;
+}
+
+/* ---- downward: frames, stdin, credit ----------------------------------- */
+
+static void fail_acks(struct ah_child *c, int err)
+{
+    for (size_t i = 0; i < c->nacks; i++) {
+        if (c->acks[i].close)
+            ah_reply_ok(c->pid, c->acks[i].reqid);
+        else
+            ah_reply_errno(c->pid, c->acks[i].reqid, err);
+    }
+    c->nacks = 0;
+}
+
+static void close_stdin(struct ah_child *c, int err)
+{
+    if (c->fd_in < 0)
+        return;
+    close_fd(&c->fd_in);
+    ah_buf_clear(&c->in_q);
+    fail_acks(c, err);
+    if (ah_self.opt[AH_OPT_STDIN_CLOSED])
+        ah_emit_event(c->pid, AH_EV_STDIN_CLOSED, 0, NULL);
+}
+
+static void ack_written(struct ah_child *c)
+{
+    size_t done = 0;
+    while (done < c->nacks && c->acks[done].upto <= c->in_written) {
+        if (c->acks[done].close) {
+            struct ah_ack a = c->acks[done];
+            c->nacks -= done + 1;
+            memmove(c->acks, c->acks + done + 1, c->nacks * sizeof(*c->acks));
+            close_stdin(c, EPIPE);
+            ah_reply_ok(c->pid, a.reqid);
+            return;
+        }
+        ah_reply_ok(c->pid, c->acks[done].reqid);
+        done++;
+    }
+    c->nacks -= done;
+    memmove(c->acks, c->acks + done, c->nacks * sizeof(*c->acks));
+}
+
+void ah_child_on_stdin_writable(struct ah_child *c)
+{
+    while (c->fd_in >= 0 && ah_buf_len(&c->in_q) > 0 && c->mode != AH_MODE_EXEC_PENDING) {
+        ssize_t n = write(c->fd_in, ah_buf_head(&c->in_q), ah_buf_len(&c->in_q));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            break;
+        if (n < 0) {
+            close_stdin(c, errno);
+            return;
+        }
+        ah_buf_consume(&c->in_q, (size_t)n);
+        c->in_written += (uint64_t)n;
+    }
+    if (c->fd_in >= 0)
+        ack_written(c);
+}
+
+static void push_ack(struct ah_child *c, uint32_t reqid, bool close)
+{
+    if (c->nacks == c->cap_acks) {
+        c->cap_acks = c->cap_acks ? c->cap_acks * 2 : 8;
+        c->acks = ah_xrealloc(c->acks, c->cap_acks * sizeof(*c->acks));
+    }
+    c->acks[c->nacks++] = (struct ah_ack){reqid, c->in_queued, close};
+}
+
+void ah_child_forward(struct ah_child *c, const uint8_t *f, uint32_t len)
+{
+    /* f: |type|depth|pid0|pids...|body|, len bytes; drop pid0 on the way down */
+    struct ah_buf *q = &c->in_q;
+    ah_buf_put_u32(q, len - 4);
+    ah_buf_put_u8(q, f[0]);
+    ah_buf_put_u8(q, (uint8_t)(f[1] - 1));
+    ah_buf_append(q, f + 6, len - 6);
+    c->in_queued += len;
+    ah_child_on_stdin_writable(c);
+}
+
+void ah_child_stdin(struct ah_child *c, uint32_t reqid, const uint8_t *data, size_t len)
+{
+    if (c->mode != AH_MODE_EXECED) {
+        ah_reply_str(c->pid, reqid, AH_ST_BADARG, "the process runs its control loop: exec a program before writing to its stdin");
+        return;
+    }
+    if (c->fd_in < 0) {
+        ah_reply_errno(c->pid, reqid, EPIPE);
+        return;
+    }
+    ah_buf_append(&c->in_q, data, len);
+    c->in_queued += len;
+    push_ack(c, reqid, false);
+    ah_child_on_stdin_writable(c);
+}
+
+void ah_child_close_stdin(struct ah_child *c, uint32_t reqid)
+{
+    if (c->fd_in < 0) {
+        ah_reply_ok(c->pid, reqid);
+        return;
+    }
+    push_ack(c, reqid, true);
+    if (c->mode == AH_MODE_LOOP)
+        ah_buf_clear(&c->in_q); /* a control process: EOF means "shut down" */
+    c->in_written = c->in_queued - ah_buf_len(&c->in_q);
+    ah_child_on_stdin_writable(c);
+}
+
+void ah_child_credit(struct ah_child *c, int stream, uint32_t amount)
+{
+    int64_t *cr = &c->credit[stream ? 1 : 0];
+    if (*cr >= 0 && *cr < INT64_MAX - amount)
+        *cr += amount;
+}
+
+/* ---- upward: output, frames, exec ------------------------------------- */
+
+static void stream_closed(struct ah_child *c, int stream)
+{
+    uint8_t type = stream ? AH_F_STDERR : AH_F_STDOUT;
+    close_fd(stream ? &c->fd_err : &c->fd_out);
+    ah_emit_output(c->pid, type, NULL, 0); /* empty output = end of stream */
+    if (ah_self.opt[stream ? AH_OPT_STDERR_CLOSED : AH_OPT_STDOUT_CLOSED])
+        ah_emit_event(c->pid, stream ? AH_EV_STDERR_CLOSED : AH_EV_STDOUT_CLOSED, 0, NULL);
+}
+
+static void take_credit(struct ah_child *c, int stream, size_t n)
+{
+    int64_t *cr = &c->credit[stream];
+    if (*cr >= 0)
+        *cr = *cr > (int64_t)n ? *cr - (int64_t)n : 0;
+}
+
+/* Read one chunk of raw output straight into an output frame. Returns the
+ * bytes read, 0 at EOF (stream closed) or -1 when nothing is ready. */
+static ssize_t read_raw(struct ah_child *c, int stream, bool ignore_credit)
+{
+    int fd = stream ? c->fd_err : c->fd_out;
+    size_t want = AH_READ_CHUNK;
+    if (!ignore_credit && c->credit[stream] >= 0 && (uint64_t)c->credit[stream] < want)
+        want = (size_t)c->credit[stream];
+    if (fd < 0 || want == 0)
+        return -1;
+    size_t mark = ah_frame_begin(stream ? AH_F_STDERR : AH_F_STDOUT, c->pid);
+    uint8_t *dst = ah_buf_reserve(&ah_self.out, want);
+    ssize_t n = AH_RETRY(read(fd, dst, want));
+    if (n > 0) {
+        ah_self.out.end += (size_t)n;
+        ah_frame_end(mark);
+        take_credit(c, stream, (size_t)n);
+        return n;
+    }
+    ah_self.out.end = ah_self.out.start + mark; /* drop the unused header */
+    if (n < 0 && errno == EAGAIN)
+        return -1;
+    stream_closed(c, stream);
+    return 0;
+}
+
+static void bad_child(struct ah_child *c, const char *why)
+{
+    char msg[128];
+    snprintf(msg, sizeof(msg), "child %d sent a malformed frame (%s): killed", (int)c->pid, why);
+    if (write(STDERR_FILENO, msg, strlen(msg)) < 0) {
+        /* best effort */
+    }
+    kill(c->pid, SIGKILL);
+    ah_buf_clear(&c->out_rd);
+    stream_closed(c, 0);
+}
+
+static void apply_ctl(struct ah_child *c);
+
+/* Relay every complete frame in out_rd; stop at an EXEC marker. */
+static void relay_frames(struct ah_child *c)
+{
+    struct ah_buf *rd = &c->out_rd;
+    while (c->mode == AH_MODE_LOOP && ah_buf_len(rd) >= 4) {
+        const uint8_t *h = ah_buf_head(rd);
+        uint32_t len = ah_get_u32(h);
+        if (len < 2 || len > AH_MAX_FRAME + AH_FRAME_SLACK)
+            return bad_child(c, "length");
+        if (ah_buf_len(rd) < 4 + (size_t)len)
+            return;
+        const uint8_t *f = h + 4;
+        if (f[1] == 255 || 2 + 4 * (size_t)f[1] > len)
+            return bad_child(c, "depth");
+        if (f[0] == AH_F_EXEC) {
+            if (f[1] != 0 || len != 6)
+                return bad_child(c, "exec marker");
+            c->mode = AH_MODE_EXEC_PENDING;
+            c->exec_reqid = ah_get_u32(f + 2);
+            ah_buf_consume(rd, 4 + (size_t)len);
+            apply_ctl(c);
+            return;
+        }
+        ah_buf_put_u32(&ah_self.out, len + 4);
+        ah_buf_put_u8(&ah_self.out, f[0]);
+        ah_buf_put_u8(&ah_self.out, (uint8_t)(f[1] + 1));
+        ah_buf_put_u32(&ah_self.out, (uint32_t)c->pid);
+        ah_buf_append(&ah_self.out, f + 2, len - 2);
+        ah_buf_consume(rd, 4 + (size_t)len);
+    }
+}
+
+/* Read frames from a loop child's stdout. Returns bytes read, 0 at EOF, -1 if none. */
+static ssize_t read_frames(struct ah_child *c)
+{
+    uint8_t *dst = ah_buf_reserve(&c->out_rd, AH_READ_CHUNK);
+    ssize_t n = AH_RETRY(read(c->fd_out, dst, AH_READ_CHUNK));
+    if (n > 0) {
+        c->out_rd.end += (size_t)n;
+        relay_frames(c);
+        return n;
+    }
+    if (n < 0 && errno == EAGAIN)
+        return -1;
+    ah_buf_clear(&c->out_rd); /* a partial frame from a dead child is dropped */
+    stream_closed(c, 0);
+    return 0;
+}
+
+static void apply_ctl(struct ah_child *c)
+{
+    if (c->mode != AH_MODE_EXEC_PENDING || c->ctl == AH_CTL_OPEN)
+        return;
+    if (c->ctl == AH_CTL_ERRNO) { /* exec failed: the child is back in its loop */
+        c->ctl = AH_CTL_OPEN;
+        c->mode = AH_MODE_LOOP;
+        ah_reply_errno(c->pid, c->exec_reqid, c->ctl_errno);
+        relay_frames(c);
+        ah_child_on_stdin_writable(c);
+        return;
+    }
+    c->mode = AH_MODE_EXECED;
+    ah_reply_ok(c->pid, c->exec_reqid);
+    if (ah_buf_len(&c->out_rd) > 0) { /* the program's first bytes, read with the marker */
+        ah_emit_output(c->pid, AH_F_STDOUT, ah_buf_head(&c->out_rd), ah_buf_len(&c->out_rd));
+        take_credit(c, 0, ah_buf_len(&c->out_rd));
+    }
+    ah_buf_free(&c->out_rd);
+    ah_buf_clear(&c->in_q);
+    c->in_written = c->in_queued;
+}
+
+void ah_child_on_ctl(struct ah_child *c)
+{
+    int32_t e;
+    ssize_t n = AH_RETRY(read(c->fd_ctl, &e, sizeof(e)));
+    if (n < 0 && errno == EAGAIN)
+        return;
+    if (n == (ssize_t)sizeof(e)) {
+        c->ctl = AH_CTL_ERRNO;
+        c->ctl_errno = e;
+    } else {
+        c->ctl = AH_CTL_EOF;
+        close_fd(&c->fd_ctl);
+    }
+    apply_ctl(c);
+}
+
+void ah_child_on_stdout(struct ah_child *c)
+{
+    if (c->mode == AH_MODE_LOOP)
+        read_frames(c);
+    else if (c->mode == AH_MODE_EXECED)
+        read_raw(c, 0, false);
+}
+
+void ah_child_on_stderr(struct ah_child *c) { read_raw(c, 1, false); }
+
+/* Read what a dead child left in a pipe, bounded: a program's own children
+ * may keep the pipe open and writing. */
+static void drain(struct ah_child *c, int stream)
+{
+    size_t total = 0;
+    while (total < AH_DRAIN_MAX && (stream ? c->fd_err : c->fd_out) >= 0) {
+        ssize_t n = (stream == 0 && c->mode == AH_MODE_LOOP) ? read_frames(c) : read_raw(c, stream, true);
+        if (n <= 0)
+            return;
+        total += (size_t)n;
+    }
+}
+
+void ah_child_on_exit(struct ah_child *c, int status)
+{
+    c->exited = true;
+    c->status = status;
+    while (c->fd_ctl >= 0 && c->ctl == AH_CTL_OPEN)
+        ah_child_on_ctl(c); /* the process is gone: this ends in EOF */
+    drain(c, 0);
+    if (c->mode == AH_MODE_EXEC_PENDING) { /* died right at exec: no ctl answer will come */
+        c->ctl = AH_CTL_EOF;
+        apply_ctl(c);
+        drain(c, 0);
+    }
+    drain(c, 1);
+    close_stdin(c, EPIPE);
+    if (WIFEXITED(status) && ah_self.opt[AH_OPT_EXIT_STATUS]) {
+        int64_t v = WEXITSTATUS(status);
+        ah_emit_event(c->pid, AH_EV_EXIT_STATUS, 1, &v);
+    } else if (WIFSIGNALED(status) && ah_self.opt[AH_OPT_TERMSIG]) {
+        int64_t v = WTERMSIG(status);
+        ah_emit_event(c->pid, AH_EV_TERMSIG, 1, &v);
+    }
+    ah_emit_gone(c->pid, status);
+}
+
+void ah_children_collect(void)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < ah_self.nchildren; i++) {
+        struct ah_child *c = ah_self.children[i];
+        if (c->exited && c->fd_out < 0 && c->fd_err < 0) {
+            close_fd(&c->fd_ctl);
+            ah_buf_free(&c->in_q);
+            ah_buf_free(&c->out_rd);
+            free(c->acks);
+            free(c);
+        } else {
+            ah_self.children[j++] = c;
+        }
+    }
+    ah_self.nchildren = j;
+}
+
+/* ---- shutdown ------------------------------------------------------------ */
+
+void ah_children_signal(void)
+{
+    for (size_t i = 0; i < ah_self.nchildren; i++) {
+        struct ah_child *c = ah_self.children[i];
+        if (c->exited)
+            continue;
+        if (c->mode == AH_MODE_EXECED && c->signaloneof > 0)
+            kill(c->pid, (int)c->signaloneof);
+        if (c->mode != AH_MODE_EXECED)
+            close_fd(&c->fd_in); /* a control child shuts its own subtree down */
+    }
+}
+
+/* Kill every child listed by the kernel (ours, and orphans re-parented to us
+ * as a subreaper). Returns how many were signalled, or -1 if unlisted. */
+static int kill_listed(void)
+{
+    char path[64], buf[4096];
+    snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)getpid());
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = AH_RETRY(read(fd, buf, sizeof(buf) - 1));
+    close(fd);
+    if (n < 0)
+        return -1;
+    buf[n] = 0;
+    int count = 0;
+    for (char *p = buf, *end; *p; p = end) {
+        long pid = strtol(p, &end, 10);
+        if (end == p)
+            break;
+        if (pid > 0 && kill((pid_t)pid, SIGKILL) == 0)
+            count++;
+    }
+    return count;
+}
+
+void ah_children_kill_all(void)
+{
+    int64_t give_up = ah_now_ms() + 5000;
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    for (;;) {
+        for (size_t i = 0; i < ah_self.nchildren; i++)
+            if (!ah_self.children[i]->exited)
+                kill(ah_self.children[i]->pid, SIGKILL);
+        int listed = kill_listed();
+        int status;
+        pid_t pid;
+        while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+            struct ah_child *c = ah_child_find(pid);
+            if (c != NULL && !c->exited)
+                ah_child_on_exit(c, status);
+        }
+        if (pid < 0 && errno == ECHILD)
+            return;
+        if (ah_now_ms() > give_up && listed <= 0)
+            return; /* unlisted orphans go to our own subreaper, which sweeps them */
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        sigtimedwait(&chld, NULL, &ts);
+    }
+}

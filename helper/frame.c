@@ -1,0 +1,111 @@
+/* frame.c: upward frames and the blocking flush of fd 1. */
+#include "frame.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+#include "loop.h"
+#include "msg.h"
+#include "proc.h"
+#include "util.h"
+
+size_t ah_frame_begin(uint8_t type, pid_t pid)
+{
+    struct ah_buf *out = &ah_self.out;
+    size_t mark = ah_buf_len(out);
+    ah_buf_put_u32(out, 0);
+    ah_buf_put_u8(out, type);
+    ah_buf_put_u8(out, pid ? 1 : 0);
+    if (pid)
+        ah_buf_put_u32(out, (uint32_t)pid);
+    return mark;
+}
+
+void ah_frame_end(size_t mark)
+{
+    struct ah_buf *out = &ah_self.out;
+    size_t len = ah_buf_len(out) - mark - 4;
+    if (len > AH_MAX_FRAME)
+        ah_die(AH_EXIT_TEMP, "outgoing frame of %zu bytes", len);
+    ah_buf_patch_u32(out, out->start + mark, (uint32_t)len);
+}
+
+static size_t reply_begin(pid_t pid, uint32_t reqid, int status)
+{
+    size_t mark = ah_frame_begin(AH_F_REPLY, pid);
+    ah_buf_put_u32(&ah_self.out, reqid);
+    ah_buf_put_u8(&ah_self.out, (uint8_t)status);
+    return mark;
+}
+
+void ah_reply_raw(pid_t pid, uint32_t reqid, int status, const void *value, size_t len)
+{
+    size_t mark = reply_begin(pid, reqid, status);
+    ah_buf_append(&ah_self.out, value, len);
+    ah_frame_end(mark);
+}
+
+void ah_reply_errno(pid_t pid, uint32_t reqid, int err)
+{
+    size_t mark = reply_begin(pid, reqid, AH_ST_ERRNO);
+    ah_mp_put_int(&ah_self.out, err);
+    ah_frame_end(mark);
+}
+
+void ah_reply_str(pid_t pid, uint32_t reqid, int status, const char *msg)
+{
+    size_t mark = reply_begin(pid, reqid, status);
+    ah_mp_put_cstr(&ah_self.out, msg);
+    ah_frame_end(mark);
+}
+
+void ah_reply_ok(pid_t pid, uint32_t reqid)
+{
+    size_t mark = reply_begin(pid, reqid, AH_ST_OK);
+    ah_mp_put_nil(&ah_self.out);
+    ah_frame_end(mark);
+}
+
+void ah_emit_event(pid_t pid, int tag, int nvals, const int64_t *vals)
+{
+    size_t mark = ah_frame_begin(AH_F_EVENT, pid);
+    ah_mp_put_array(&ah_self.out, (uint32_t)nvals + 1);
+    ah_mp_put_int(&ah_self.out, tag);
+    for (int i = 0; i < nvals; i++)
+        ah_mp_put_int(&ah_self.out, vals[i]);
+    ah_frame_end(mark);
+}
+
+void ah_emit_gone(pid_t pid, int status)
+{
+    size_t mark = ah_frame_begin(AH_F_GONE, pid);
+    ah_mp_put_int(&ah_self.out, status);
+    ah_frame_end(mark);
+}
+
+void ah_emit_output(pid_t pid, uint8_t type, const void *data, size_t len)
+{
+    size_t mark = ah_frame_begin(type, pid);
+    ah_buf_append(&ah_self.out, data, len);
+    ah_frame_end(mark);
+}
+
+void ah_out_flush(void)
+{
+    struct ah_buf *out = &ah_self.out;
+    while (ah_buf_len(out) > 0) {
+        if (ah_self.out_broken) {
+            ah_buf_clear(out);
+            return;
+        }
+        ssize_t n = write(STDOUT_FILENO, ah_buf_head(out), ah_buf_len(out));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            ah_self.out_broken = true; /* EPIPE: nobody is listening any more */
+            ah_loop_shutdown();
+            continue;
+        }
+        ah_buf_consume(out, (size_t)n);
+    }
+}

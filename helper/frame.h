@@ -1,0 +1,28 @@
+/* frame.h: building upward frames in the process's output buffer.
+ * Layout: |len:4|type:1|depth:1|pid:4 x depth|body|. A frame about a child
+ * carries that child's pid (depth 1); each relaying parent prepends its own
+ * child's pid, so the frame reaches Python with the full pipeline. */
+#ifndef AH_FRAME_H
+#define AH_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* pid 0 means "about this process itself" (depth 0). */
+size_t ah_frame_begin(uint8_t type, pid_t pid);
+void ah_frame_end(size_t mark);
+
+void ah_reply_raw(pid_t pid, uint32_t reqid, int status, const void *value, size_t len);
+void ah_reply_errno(pid_t pid, uint32_t reqid, int err);
+void ah_reply_str(pid_t pid, uint32_t reqid, int status, const char *msg);
+void ah_reply_ok(pid_t pid, uint32_t reqid); /* value nil */
+void ah_emit_event(pid_t pid, int tag, int nvals, const int64_t *vals);
+void ah_emit_gone(pid_t pid, int status);
+void ah_emit_output(pid_t pid, uint8_t type, const void *data, size_t len);
+
+/* Write all pending output to fd 1, blocking. On EPIPE the parent is gone:
+ * output is dropped from then on and the process shuts down. */
+void ah_out_flush(void);
+
+#endif

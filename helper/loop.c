@@ -1,0 +1,275 @@
+/* loop.c: the control loop.
+ *
+ * Theory of operation. One thread, one poll(). Each turn: build the poll
+ * set from the current state (only fds we want events from, so a hung-up
+ * pipe we are not reading cannot spin us), wait, then handle what is ready:
+ * signals, children's pipes, and our own stdin, where every complete frame
+ * is routed: run here (depth 0), handled here on behalf of a child (stdin,
+ * close, credit for pipeline [child]), or forwarded one hop down. Replies
+ * and events collect in the output buffer, written upward once per turn.
+ * EOF on stdin starts shutdown: children are signalled, then killed when
+ * the grace period ends, and the process exits once none is left.
+ */
+#define _GNU_SOURCE
+#include "loop.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "frame.h"
+#include "proc.h"
+#include "sig.h"
+#include "util.h"
+
+#define AH_STDIN_CHUNK (256 * 1024)
+
+struct ah_proc ah_self = {.ctl_fd = -1, .sig_fd = -1};
+
+enum watch { W_SIG, W_STDIN, W_CHILD_IN, W_CHILD_OUT, W_CHILD_ERR, W_CHILD_CTL };
+
+struct poll_slot {
+    enum watch what;
+    struct ah_child *child;
+};
+
+static struct pollfd *pfds;
+static struct poll_slot *slots;
+static size_t cap_poll;
+
+int64_t ah_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void watch(size_t *n, int fd, short events, enum watch what, struct ah_child *c)
+{
+    if (*n == cap_poll) {
+        cap_poll = cap_poll ? cap_poll * 2 : 64;
+        pfds = ah_xrealloc(pfds, cap_poll * sizeof(*pfds));
+        slots = ah_xrealloc(slots, cap_poll * sizeof(*slots));
+    }
+    pfds[*n] = (struct pollfd){.fd = fd, .events = events};
+    slots[*n] = (struct poll_slot){what, c};
+    (*n)++;
+}
+
+static size_t build_poll(void)
+{
+    size_t n = 0;
+    watch(&n, ah_self.sig_fd, POLLIN, W_SIG, NULL);
+    for (size_t i = 0; i < ah_self.nchildren; i++) {
+        struct ah_child *c = ah_self.children[i];
+        bool readable_out = c->mode == AH_MODE_LOOP || (c->mode == AH_MODE_EXECED && c->credit[0] != 0);
+        if (c->fd_out >= 0 && readable_out)
+            watch(&n, c->fd_out, POLLIN, W_CHILD_OUT, c);
+        if (c->fd_err >= 0 && c->credit[1] != 0)
+            watch(&n, c->fd_err, POLLIN, W_CHILD_ERR, c);
+        if (c->fd_ctl >= 0)
+            watch(&n, c->fd_ctl, POLLIN, W_CHILD_CTL, c);
+        if (c->fd_in >= 0 && ah_buf_len(&c->in_q) > 0 && c->mode != AH_MODE_EXEC_PENDING)
+            watch(&n, c->fd_in, POLLOUT, W_CHILD_IN, c);
+    }
+    if (!ah_self.shutting_down)
+        watch(&n, STDIN_FILENO, POLLIN, W_STDIN, NULL);
+    return n;
+}
+
+/* A request for pid that cannot be delivered: answer it if it expects an answer. */
+static void no_such_process(uint8_t type, const uint8_t *body, size_t blen, const char *why)
+{
+    if ((type == AH_F_CALL || type == AH_F_STDIN || type == AH_F_CLOSE_STDIN) && blen >= 4)
+        ah_reply_str(0, ah_get_u32(body), AH_ST_NOPROC, why);
+}
+
+static void on_parent_op(struct ah_child *c, uint8_t type, const uint8_t *body, size_t blen)
+{
+    switch (type) {
+    case AH_F_STDIN:
+        ah_child_stdin(c, ah_get_u32(body), body + 4, blen - 4);
+        break;
+    case AH_F_CLOSE_STDIN:
+        ah_child_close_stdin(c, ah_get_u32(body));
+        break;
+    case AH_F_CREDIT:
+        ah_child_credit(c, body[0], ah_get_u32(body + 1));
+        break;
+    default:
+        ah_die(AH_EXIT_PROTOCOL, "frame type %u", type);
+    }
+}
+
+static void on_local(uint8_t type, const uint8_t *body, size_t blen)
+{
+    switch (type) {
+    case AH_F_CALL:
+        ah_call_run(body, blen);
+        break;
+    case AH_F_STDIN:
+    case AH_F_CLOSE_STDIN:
+        ah_reply_str(0, ah_get_u32(body), AH_ST_BADARG, "stdin of a control process is its request channel");
+        break;
+    case AH_F_CREDIT:
+        break;
+    default:
+        ah_die(AH_EXIT_PROTOCOL, "frame type %u", type);
+    }
+}
+
+/* f: |type|depth|pids|body|, len bytes (the length field already removed). */
+static void route(const uint8_t *f, uint32_t len)
+{
+    if (len < 2)
+        ah_die(AH_EXIT_PROTOCOL, "frame of %u bytes", len);
+    uint8_t type = f[0], depth = f[1];
+    size_t hdr = 2 + 4 * (size_t)depth;
+    if (hdr > len)
+        ah_die(AH_EXIT_PROTOCOL, "frame of %u bytes with depth %u", len, depth);
+    const uint8_t *body = f + hdr;
+    size_t blen = len - hdr;
+    static const size_t min_body[] = {[AH_F_CALL] = 6, [AH_F_STDIN] = 4, [AH_F_CLOSE_STDIN] = 4, [AH_F_CREDIT] = 5};
+    if (type < AH_F_CALL || type > AH_F_CREDIT)
+        ah_die(AH_EXIT_PROTOCOL, "frame type %u", type);
+    if (blen < min_body[type])
+        ah_die(AH_EXIT_PROTOCOL, "frame type %u with a %zu-byte body", type, blen);
+    if (depth == 0)
+        return on_local(type, body, blen);
+    struct ah_child *c = ah_child_find((pid_t)ah_get_u32(f + 2));
+    if (c == NULL || c->exited)
+        return no_such_process(type, body, blen, "no such process");
+    if (depth == 1 && type != AH_F_CALL)
+        return on_parent_op(c, type, body, blen);
+    if (c->mode == AH_MODE_EXECED)
+        return no_such_process(type, body, blen, "the process has exec'd");
+    ah_child_forward(c, f, len);
+}
+
+static void on_stdin(void)
+{
+    struct ah_buf *in = &ah_self.in;
+    uint8_t *dst = ah_buf_reserve(in, AH_STDIN_CHUNK);
+    ssize_t n = AH_RETRY(read(STDIN_FILENO, dst, AH_STDIN_CHUNK));
+    if (n < 0 && errno == EAGAIN)
+        return;
+    if (n <= 0) {
+        ah_loop_shutdown();
+        return;
+    }
+    in->end += (size_t)n;
+    while (ah_buf_len(in) >= 4) {
+        uint32_t len = ah_get_u32(ah_buf_head(in));
+        if (len > AH_MAX_FRAME)
+            ah_die(AH_EXIT_PROTOCOL, "frame of %u bytes exceeds the limit", len);
+        if (ah_buf_len(in) < 4 + (size_t)len)
+            break;
+        route(ah_buf_head(in) + 4, len);
+        ah_buf_consume(in, 4 + (size_t)len);
+    }
+}
+
+static void on_ready(const struct poll_slot *s, short revents)
+{
+    struct ah_child *c = s->child;
+    switch (s->what) {
+    case W_SIG:
+        ah_sig_read();
+        break;
+    case W_STDIN:
+        on_stdin();
+        break;
+    case W_CHILD_IN:
+        if (revents & (POLLERR | POLLHUP | POLLOUT))
+            ah_child_on_stdin_writable(c);
+        break;
+    case W_CHILD_OUT:
+        if (c->fd_out >= 0)
+            ah_child_on_stdout(c);
+        break;
+    case W_CHILD_ERR:
+        if (c->fd_err >= 0)
+            ah_child_on_stderr(c);
+        break;
+    case W_CHILD_CTL:
+        if (c->fd_ctl >= 0)
+            ah_child_on_ctl(c);
+        break;
+    default:
+        ah_die(AH_EXIT_TEMP, "poll slot %d", (int)s->what);
+    }
+}
+
+void ah_loop_shutdown(void)
+{
+    if (ah_self.shutting_down)
+        return;
+    ah_self.shutting_down = true;
+    ah_self.deadline_ms = ah_now_ms() + ah_self.opt[AH_OPT_SHUTDOWN_GRACE_MS];
+    ah_children_signal();
+}
+
+static bool all_exited(void)
+{
+    for (size_t i = 0; i < ah_self.nchildren; i++)
+        if (!ah_self.children[i]->exited)
+            return false;
+    return true;
+}
+
+static _Noreturn void finish(void)
+{
+    ah_children_kill_all();
+    ah_out_flush();
+    _exit(AH_EXIT_OK);
+}
+
+void ah_loop_run(void)
+{
+    for (;;) {
+        int timeout = -1;
+        if (ah_self.shutting_down) {
+            if (all_exited())
+                finish();
+            int64_t left = ah_self.deadline_ms - ah_now_ms();
+            if (left <= 0)
+                finish();
+            timeout = (int)left;
+        }
+        size_t n = build_poll();
+        int r = poll(pfds, n, timeout);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            ah_die_errno("poll");
+        for (size_t i = 0; i < n && r > 0; i++) {
+            if (pfds[i].revents == 0)
+                continue;
+            r--;
+            on_ready(&slots[i], pfds[i].revents);
+        }
+        ah_out_flush();
+        ah_children_collect();
+    }
+}
+
+void ah_loop_init_child(pid_t parent, int ctl_fd)
+{
+    ah_children_forget();
+    ah_buf_clear(&ah_self.in);
+    ah_buf_clear(&ah_self.out);
+    ah_self.depth++;
+    ah_self.parent = parent;
+    ah_self.ctl_fd = ctl_fd;
+    ah_self.out_broken = false;
+    ah_self.shutting_down = false;
+    memcpy(ah_self.filter_self, ah_self.filter_children, sizeof(ah_self.filter_self));
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+        ah_die_errno("PR_SET_CHILD_SUBREAPER");
+    ah_sig_init();
+}

@@ -1,0 +1,15 @@
+/* loop.h: the control loop every control process runs. */
+#ifndef AH_LOOP_H
+#define AH_LOOP_H
+
+#include <sys/types.h>
+
+/* Serve requests until shut down, then exit; never returns. */
+_Noreturn void ah_loop_run(void);
+/* Begin shutting down: signal or close every child, and exit once they are
+ * gone or the grace period has passed. Idempotent. */
+void ah_loop_shutdown(void);
+/* Reset inherited state in a freshly forked child before it runs the loop. */
+void ah_loop_init_child(pid_t parent, int ctl_fd);
+
+#endif
