@@ -142,7 +142,7 @@ class DriverCalls:
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.SETOPT, (_a.option("opt", opt), _a.int32("value", value),))
+        return await self._call(pipeline, _s.SETOPT, (_a.option("opt", opt), _a.option_value(_a.option("opt", opt), value),))
 
     async def cpid(self, pipeline: PipelineLike) -> list[ChildInfo]:
         """The process's children: pid, state, the parent-side fds, output credit and signaloneof of each.

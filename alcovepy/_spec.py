@@ -18,7 +18,7 @@ from alcovepy._wire import (
     RESULT_STR,
 )
 
-SPEC_DIGEST: Final = "0e2149b3ef49a9431c127fcc73080adbe50889e5ab0f4c4bfb4f3f7f84083fe1"
+SPEC_DIGEST: Final = "3bcdd7e8903305352ae9771ffa4d8b677123597685eba03375c6fa4e4227473c"
 VERSION: Final = "0.1.0"
 PROTOCOL_VERSION: Final = 1
 MAX_FRAME: Final = 67108864

@@ -32,6 +32,7 @@ ARG_TYPES: dict[str, tuple[str, str, str, str]] = {
     "bytes": ("struct ah_bytes", "ah_arg_bytes(c, &a->{n})", "bytes", "_a.data"),
     "argv": ("char **", "ah_arg_argv(c, &a->{n})", "Sequence[StrOrBytes]", "_a.argv"),
     "option": ("int", "ah_arg_option(c, &a->{n})", "str", "_a.option"),
+    "option_value": ("int64_t", "ah_arg_int(c, INT64_MIN, INT64_MAX, &a->{n})", "int", "_a.option_value"),
     "handler": ("int", "ah_arg_handler(c, &a->{n})", "str | None", "_a.handler"),
 }
 
@@ -263,6 +264,8 @@ def _py_params(call: Call) -> tuple[str, str]:
         if arg.base in ("constant", "flags"):
             ann = "Constant" if arg.base == "constant" else "Flags"
             fn = f'_a.{arg.base}("{arg.family}", "{arg.name}", {arg.name})'
+        elif arg.base == "option_value":  # checked against the range of the option before it
+            ann, fn = "int", f'_a.option_value(_a.option("opt", opt), {arg.name})'
         else:
             _, _, ann, pyconv = ARG_TYPES[arg.base]
             fn = f'{pyconv}("{arg.name}", {arg.name})'

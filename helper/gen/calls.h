@@ -171,7 +171,7 @@ static inline int ah_dispatch_setopt(struct ah_call *c)
     struct ah_args_setopt args, *a = &args;
     if (ah_arg_option(c, &a->opt))
         return c->fail;
-    if (ah_arg_int(c, INT32_MIN, INT32_MAX, &a->value))
+    if (ah_arg_int(c, INT64_MIN, INT64_MAX, &a->value))
         return c->fail;
     return ah_call_setopt(c, a);
 }

@@ -1,0 +1,613 @@
+"""The Driver: the only owner of the helper's pipes.
+
+Theory of operation. ``open_driver`` spawns the helper with two pipes,
+checks its hello (protocol version and call-table digest), and runs one
+reader task for the Driver's lifetime. The reader feeds bytes to the
+sans-io :class:`~alcovepy._protocol.Router` and applies its effects
+synchronously: it never waits on a user, so it can never block the helper.
+Writes go straight to the non-blocking pipe; a frame that does not fit is
+finished under a write lock and a shield, so a cancelled call can never leave
+half a frame on the wire. A call waits on its own event; if cancelled, its
+waiter is marked abandoned and the late reply is dropped when it comes.
+While an exec is in flight, requests for that process and its subtree wait:
+nothing may reach a program's stdin that was meant for the control loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+from collections import deque
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final, TypeVar, cast, final
+
+import anyio
+import anyio.lowlevel
+
+from alcovepy import _args as _a
+from alcovepy import _spec
+from alcovepy._calls import DriverCalls
+from alcovepy._helper_path import helper_path
+from alcovepy._protocol import (
+    STDERR,
+    STDOUT,
+    EventArrived,
+    Execed,
+    Failed,
+    FrameDecoder,
+    Gone,
+    Output,
+    Resolved,
+    Router,
+    StreamBuffer,
+    decode_hello,
+    encode_credit,
+)
+from alcovepy.errors import HelperExited, HelperProtocolError
+
+if TYPE_CHECKING:
+    from alcovepy._args import PipelineLike, StrOrBytes
+    from alcovepy._process import Process
+    from alcovepy._protocol import Effect
+    from alcovepy._types import Event
+    from alcovepy._wire import CallSpec
+
+__all__ = ["Driver", "DriverStatistics", "open_driver"]
+
+T = TypeVar("T")
+
+READ_SIZE: Final = 256 * 1024
+STDIN_CHUNK: Final = 256 * 1024  # bytes per stdin request
+STDIN_WINDOW: Final = 4  # stdin requests in flight per pipeline
+CLOSE_MARGIN: Final = 5.0  # seconds beyond the helper's grace before it is killed
+
+
+@final
+@dataclass(frozen=True)
+class DriverStatistics:
+    """A snapshot of the Driver's bookkeeping."""
+
+    pending_requests: int
+    pipelines: int
+    buffered_output: int
+    late_replies: int
+
+
+class _Waiter:
+    """Where one request's outcome lands."""
+
+    __slots__ = ("abandoned", "done", "error", "gate", "value")
+
+    def __init__(self) -> None:
+        self.done = anyio.Event()
+        self.value: object = None
+        self.error: BaseException | None = None
+        self.abandoned = False
+        self.gate: tuple[tuple[int, ...], anyio.Event] | None = None
+
+    def result(self) -> object:
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+class _PipeState:
+    """Output, events and exit of one pipeline, as seen by the Driver."""
+
+    __slots__ = ("_changed", "buffers", "events", "gone", "returncode", "stdin_lock")
+
+    def __init__(self) -> None:
+        self.buffers = (StreamBuffer(), StreamBuffer())
+        self.events: deque[Event] = deque()
+        self.returncode: int | None = None
+        self.gone = False
+        self.stdin_lock = anyio.Lock()
+        self._changed: anyio.Event | None = None
+
+    def notify(self) -> None:
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
+
+    async def changed(self) -> None:
+        if self._changed is None:
+            self._changed = anyio.Event()
+        await self._changed.wait()
+
+    def lose(self) -> None:
+        """The process is unreachable: end its streams."""
+        self.gone = True
+        for b in self.buffers:
+            b.end()
+        self.notify()
+
+
+@final
+class Driver(DriverCalls):
+    """A running helper and the tree of processes under it.
+
+    Made only by :func:`open_driver`. Every call of the table is a method
+    taking the pipeline first; :attr:`root` and :meth:`process` give the
+    process layer.
+    """
+
+    __slots__ = (
+        "_closed",
+        "_decoder",
+        "_failure",
+        "_gates",
+        "_popen",
+        "_reader_done",
+        "_reader_started",
+        "_rfd",
+        "_router",
+        "_states",
+        "_waiters",
+        "_wfd",
+        "_write_lock",
+        "helper_pid",
+        "helper_version",
+    )
+
+    def __init__(self, popen: subprocess.Popen[bytes], wfd: int, rfd: int) -> None:
+        self._popen = popen
+        self._wfd = wfd
+        self._rfd = rfd
+        self._decoder = FrameDecoder()
+        self._router = Router()
+        self._waiters: dict[int, _Waiter] = {}
+        self._states: dict[tuple[int, ...], _PipeState] = {}
+        self._gates: dict[tuple[int, ...], anyio.Event] = {}
+        self._write_lock = anyio.Lock()
+        self._reader_done = anyio.Event()
+        self._reader_started = False
+        self._closed = False
+        self._failure: BaseException | None = None
+        self.helper_pid = popen.pid
+        self.helper_version = ""
+
+    # ---- process layer ---------------------------------------------------
+
+    @property
+    def root(self) -> Process:
+        """The helper itself, pipeline ``[]``."""
+        return self.process(())
+
+    def process(self, pipeline: PipelineLike) -> Process:
+        """A Process handle for an existing pipeline."""
+        from alcovepy._process import Process
+
+        return Process._create(self, _a.pipeline(pipeline))
+
+    # ---- calls -------------------------------------------------------------
+
+    def _check_usable(self) -> None:
+        if self._closed:
+            raise anyio.ClosedResourceError("the Driver is closed")
+        if self._failure is not None:
+            raise HelperExited(str(self._failure)) from self._failure
+
+    async def _pass_gates(self, pl: tuple[int, ...]) -> None:
+        for n in range(1, len(pl) + 1):
+            gate = self._gates.get(pl[:n])
+            while gate is not None:
+                await gate.wait()
+                gate = self._gates.get(pl[:n])
+
+    async def _request(self, reqid: int, frame: bytes, waiter: _Waiter) -> _Waiter:
+        self._waiters[reqid] = waiter
+        try:
+            await self._send(frame)
+        except BaseException:
+            self._router.forget(reqid)  # nothing of it was written
+            self._waiters.pop(reqid, None)
+            self._open_gate(waiter)
+            raise
+        return waiter
+
+    @staticmethod
+    async def _outcome(waiter: _Waiter) -> object:
+        try:
+            await waiter.done.wait()
+        except BaseException:
+            waiter.abandoned = True  # the late reply will be dropped
+            raise
+        return waiter.result()
+
+    async def _call(self, pipeline: PipelineLike, spec: CallSpec[T], args: tuple[object, ...]) -> T:
+        pl = _a.pipeline(pipeline)
+        if spec.kind == "exec" and not pl:
+            raise ValueError(f"{spec.name}: the helper itself cannot exec; fork a child and exec that")
+        if self._gates:
+            await self._pass_gates(pl)
+        self._check_usable()
+        reqid, frame = self._router.call(pl, cast("CallSpec[object]", spec), args)
+        waiter = _Waiter()
+        if spec.kind == "exec":
+            gate = anyio.Event()
+            self._gates[pl] = gate
+            waiter.gate = (pl, gate)
+        await self._request(reqid, frame, waiter)
+        return cast(T, await self._outcome(waiter))
+
+    # ---- stdin, stdout, stderr, events -----------------------------------
+
+    def _state(self, pl: tuple[int, ...]) -> _PipeState:
+        state = self._states.get(pl)
+        if state is None:
+            state = self._states[pl] = _PipeState()
+        return state
+
+    async def stdin(self, pipeline: PipelineLike, data: bytes) -> None:
+        """Write data to the stdin of the program at pipeline.
+
+        Returns once every byte is in the program's pipe; large data is sent
+        in pieces with a bounded number in flight. Raises BrokenPipeError if
+        the program closed its stdin or exited.
+
+        Cancellation: part of data may have been delivered.
+        """
+        pl = _a.pipeline(pipeline)
+        payload = _a.data("data", data)
+        if not pl:
+            raise ValueError("stdin: the helper's stdin is its request channel; address a child")
+        if self._gates:
+            await self._pass_gates(pl)
+        if not payload:
+            await anyio.lowlevel.checkpoint()
+            return
+        async with self._state(pl).stdin_lock:
+            inflight: deque[_Waiter] = deque()
+            view = memoryview(payload)
+            for off in range(0, len(payload), STDIN_CHUNK):
+                if len(inflight) >= STDIN_WINDOW:
+                    await self._outcome(inflight.popleft())
+                self._check_usable()
+                reqid, frame = self._router.stdin(pl, bytes(view[off : off + STDIN_CHUNK]))
+                inflight.append(await self._request(reqid, frame, _Waiter()))
+            try:
+                while inflight:
+                    await self._outcome(inflight.popleft())
+            finally:
+                for w in inflight:
+                    w.abandoned = True
+
+    async def close_stdin(self, pipeline: PipelineLike) -> None:
+        """Close the stdin of the process at pipeline (after pending writes).
+
+        A program sees end of file; a control process shuts its subtree
+        down and exits.
+        """
+        pl = _a.pipeline(pipeline)
+        if not pl:
+            raise ValueError("close_stdin: close the helper by leaving open_driver")
+        if self._gates:
+            await self._pass_gates(pl)
+        async with self._state(pl).stdin_lock:
+            self._check_usable()
+            reqid, frame = self._router.close_stdin(pl)
+            await self._outcome(await self._request(reqid, frame, _Waiter()))
+
+    async def _receive(self, pl: tuple[int, ...], stream: int, max_bytes: int) -> bytes:
+        if max_bytes <= 0:
+            raise ValueError("max_bytes must be positive")
+        state = self._state(pl)
+        buf = state.buffers[stream]
+        while True:
+            chunk = buf.pull(max_bytes)
+            if chunk:
+                due = buf.credit_due()
+                if due and not state.gone and self._failure is None and not self._closed:
+                    with anyio.CancelScope(shield=True):
+                        await self._send(encode_credit(pl, stream, due))
+                else:
+                    await anyio.lowlevel.checkpoint()
+                return chunk
+            if buf.eof or self._reader_done.is_set():
+                await anyio.lowlevel.checkpoint()
+                return b""
+            await state.changed()
+
+    async def stdout(self, pipeline: PipelineLike, max_bytes: int = 65536) -> bytes:
+        """The next chunk of stdout of the process at pipeline; b"" at end of file."""
+        return await self._receive(_a.pipeline(pipeline), STDOUT, max_bytes)
+
+    async def stderr(self, pipeline: PipelineLike, max_bytes: int = 65536) -> bytes:
+        """The next chunk of stderr of the process at pipeline; b"" at end of file."""
+        return await self._receive(_a.pipeline(pipeline), STDERR, max_bytes)
+
+    async def event(self, pipeline: PipelineLike) -> Event | None:
+        """The next event of the process at pipeline; None once it is gone
+        and every event was taken."""
+        state = self._state(_a.pipeline(pipeline))
+        while True:
+            if state.events:
+                await anyio.lowlevel.checkpoint()
+                return state.events.popleft()
+            if state.gone or self._reader_done.is_set():
+                await anyio.lowlevel.checkpoint()
+                return None
+            await state.changed()
+
+    async def wait(self, pipeline: PipelineLike) -> int:
+        """Wait for the process at pipeline to exit: its exit code, or -signal.
+
+        Raises ProcessLookupError if it became unreachable (its parent exec'd
+        or died) so that its status cannot be known.
+        """
+        pl = _a.pipeline(pipeline)
+        if not pl:
+            raise ValueError("wait: the helper is waited for by leaving open_driver")
+        state = self._state(pl)
+        while state.returncode is None:
+            if state.gone or self._reader_done.is_set():
+                raise ProcessLookupError(f"{list(pl)} is unreachable: its exit status is unknown")
+            await state.changed()
+        await anyio.lowlevel.checkpoint()
+        return state.returncode
+
+    def statistics(self) -> DriverStatistics:
+        """Counts of pending requests, known pipelines and buffered output."""
+        buffered = sum(b.size for s in self._states.values() for b in s.buffers)
+        return DriverStatistics(
+            len(self._router.pending), len(self._states), buffered, self._router.late_replies
+        )
+
+    # ---- writing ------------------------------------------------------------
+
+    def _write_some(self, view: memoryview) -> int:
+        try:
+            return os.write(self._wfd, view)
+        except BlockingIOError:
+            return 0
+        except (BrokenPipeError, OSError) as exc:
+            self._failure = self._failure or HelperExited(f"the helper is gone: {exc}")
+            raise HelperExited(str(self._failure)) from exc
+
+    async def _send(self, frame: bytes) -> None:
+        """Write one whole frame, or (if cancelled before any byte) nothing."""
+        self._check_usable()
+        if not self._write_lock.locked():
+            view = memoryview(frame)
+            n = self._write_some(view)
+            if n == len(view):
+                return
+            if n > 0:
+                self._write_lock.acquire_nowait()
+                try:
+                    with anyio.CancelScope(shield=True):
+                        await self._write_rest(view[n:])
+                finally:
+                    self._write_lock.release()
+                return
+        async with self._write_lock:
+            view = memoryview(frame)
+            n = 0
+            while n == 0:
+                await anyio.wait_writable(self._wfd)
+                self._check_usable()
+                n = self._write_some(view)
+            with anyio.CancelScope(shield=True):
+                await self._write_rest(view[n:])
+
+    async def _write_rest(self, view: memoryview) -> None:
+        while view:
+            await anyio.wait_writable(self._wfd)
+            view = view[self._write_some(view) :]
+
+    # ---- reading and applying effects --------------------------------------
+
+    async def _read_hello(self) -> None:
+        while True:
+            await anyio.wait_readable(self._rfd)
+            try:
+                data = os.read(self._rfd, READ_SIZE)
+            except BlockingIOError:
+                continue
+            if not data:
+                rc = await self._helper_exit_status()
+                raise HelperExited(f"the helper exited before its hello (status {rc})")
+            frames = self._decoder.feed(data)
+            if frames:
+                break
+        protocol, digest, version, _pid = decode_hello(frames[0])
+        if protocol != _spec.PROTOCOL_VERSION or digest != _spec.SPEC_DIGEST:
+            raise HelperProtocolError(
+                f"helper speaks protocol {protocol} with call table {digest[:12]}; "
+                f"this alcovepy needs protocol {_spec.PROTOCOL_VERSION} with {_spec.SPEC_DIGEST[:12]} "
+                "(rebuild the helper: pip install .)"
+            )
+        self.helper_version = version
+        for frame in frames[1:]:
+            self._apply(self._router.receive(frame))
+
+    async def _reader(self) -> None:
+        """Read frames until the helper's stdout ends; then fail what is left."""
+        try:
+            while True:
+                await anyio.wait_readable(self._rfd)
+                try:
+                    data = os.read(self._rfd, READ_SIZE)
+                except BlockingIOError:
+                    continue
+                if not data:
+                    break
+                for frame in self._decoder.feed(data):
+                    self._apply(self._router.receive(frame))
+        except HelperProtocolError as exc:
+            self._failure = exc
+            with contextlib.suppress(ProcessLookupError):
+                self._popen.kill()
+        except OSError as exc:
+            self._failure = HelperExited(f"reading from the helper failed: {exc}")
+        finally:
+            self._finish()
+
+    def _finish(self) -> None:
+        if self._failure is None and not self._closed:
+            rc = self._popen.poll()
+            self._failure = HelperExited(f"the helper exited (status {rc})")
+        failure = self._failure
+        for reqid, waiter in list(self._waiters.items()):
+            if self._closed and failure is None:
+                error: BaseException = anyio.ClosedResourceError("the Driver was closed")
+            else:
+                error = HelperExited(str(failure))
+                error.__cause__ = failure
+            self._settle(reqid, None, error)
+        self._router.pending.clear()
+        for state in self._states.values():
+            state.lose()
+        self._reader_done.set()
+
+    def _settle(self, reqid: int, value: object, error: BaseException | None) -> None:
+        waiter = self._waiters.pop(reqid, None)
+        if waiter is None:
+            return
+        waiter.value, waiter.error = value, error
+        waiter.done.set()
+        self._open_gate(waiter)
+
+    def _open_gate(self, waiter: _Waiter) -> None:
+        if waiter.gate is not None:
+            pl, gate = waiter.gate
+            if self._gates.get(pl) is gate:
+                del self._gates[pl]
+            gate.set()
+            waiter.gate = None
+
+    def _lose_under(self, prefix: tuple[int, ...]) -> None:
+        n = len(prefix)
+        for pl, state in self._states.items():
+            if len(pl) > n and pl[:n] == prefix:
+                state.lose()
+
+    def _apply(self, effects: list[Effect]) -> None:
+        for e in effects:
+            if type(e) is Resolved:
+                self._settle(e.reqid, e.value, None)
+            elif type(e) is Failed:
+                self._settle(e.reqid, None, e.error)
+            elif type(e) is Output:
+                state = self._state(e.pipeline)
+                state.buffers[e.stream].push(e.data)
+                state.notify()
+            elif type(e) is EventArrived:
+                state = self._state(e.pipeline)
+                state.events.append(e.event)
+                state.notify()
+            elif type(e) is Gone:
+                state = self._state(e.pipeline)
+                state.returncode = e.returncode
+                state.gone = True
+                state.notify()
+                self._lose_under(e.pipeline)
+            elif type(e) is Execed:
+                self._lose_under(e.pipeline)
+
+    # ---- lifetime -------------------------------------------------------
+
+    async def _helper_exit_status(self) -> int:
+        if self._popen.poll() is None:
+            try:
+                pidfd = os.pidfd_open(self._popen.pid)
+            except ProcessLookupError:
+                pidfd = -1
+            if pidfd >= 0:
+                try:
+                    await anyio.wait_readable(pidfd)
+                finally:
+                    os.close(pidfd)
+        return self._popen.wait()
+
+    async def aclose(self) -> None:
+        """Terminate every process of the tree, reap them, and wait for the helper.
+
+        The helper sends each program its signaloneof signal, waits up to
+        shutdown_grace_ms, SIGKILLs what is left (at every depth, orphans
+        included) and exits. Shielded from cancellation; bounded in time.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        with anyio.CancelScope(shield=True):
+            anyio.notify_closing(self._wfd)
+            os.close(self._wfd)
+            if not self._reader_started:  # the hello failed: nothing to wind down
+                with contextlib.suppress(ProcessLookupError):
+                    self._popen.kill()
+                await self._helper_exit_status()
+                os.close(self._rfd)
+                return
+            grace = _spec.OPTIONS["shutdown_grace_ms"][0] / 1000
+            with anyio.move_on_after(grace + CLOSE_MARGIN) as scope:
+                await self._reader_done.wait()
+            if scope.cancelled_caught:
+                with contextlib.suppress(ProcessLookupError):
+                    self._popen.send_signal(signal.SIGKILL)
+            await self._helper_exit_status()
+            await self._reader_done.wait()
+            os.close(self._rfd)
+
+
+def _spawn(argv: list[str], env: Mapping[str, str] | None) -> tuple[subprocess.Popen[bytes], int, int]:
+    to_helper_r, to_helper_w = os.pipe2(os.O_CLOEXEC)
+    from_helper_r, from_helper_w = os.pipe2(os.O_CLOEXEC)
+    try:
+        popen = subprocess.Popen(
+            argv,
+            stdin=to_helper_r,
+            stdout=from_helper_w,
+            env=dict(env) if env is not None else None,
+            process_group=0,  # a terminal's ^C goes to the host, which then closes the Driver
+        )
+    except BaseException:
+        for fd in (to_helper_w, from_helper_r):
+            os.close(fd)
+        raise
+    finally:
+        os.close(to_helper_r)
+        os.close(from_helper_w)
+    os.set_blocking(to_helper_w, False)
+    os.set_blocking(from_helper_r, False)
+    return popen, to_helper_w, from_helper_r
+
+
+@contextlib.asynccontextmanager
+async def open_driver(
+    *,
+    exec_prefix: Sequence[str] = (),
+    helper: StrOrBytes | None = None,
+    env: Mapping[str, str] | None = None,
+    **options: int,
+) -> AsyncIterator[Driver]:
+    """Start a helper and yield its Driver; on exit, end the whole process tree.
+
+    exec_prefix runs the helper through another program (``("sudo", "-n")``);
+    helper overrides the built-in helper binary; env is the helper's
+    environment; options set the helper's options (``maxchild=512``).
+    """
+    opts = {_a.option("option", k): v for k, v in options.items()}
+    for name, value in opts.items():
+        _a.option_value(name, value)
+    path = os.fsdecode(helper) if helper is not None else str(helper_path())
+    popen, wfd, rfd = _spawn([*exec_prefix, path], env)
+    drv = Driver(popen, wfd, rfd)
+    try:
+        async with anyio.create_task_group() as tg:
+            try:
+                await drv._read_hello()
+                drv._reader_started = True
+                tg.start_soon(drv._reader)
+                for name, value in opts.items():
+                    await drv.setopt((), name, value)
+                yield drv
+            finally:
+                await drv.aclose()
+    finally:
+        if popen.poll() is None:  # only if the hello failed: never leave the helper behind
+            popen.kill()
+            popen.wait()

@@ -1,0 +1,161 @@
+"""The process layer: a handle per pipeline, with anyio byte streams."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, final
+
+import anyio
+import anyio.abc
+
+from alcovepy._calls import DriverCalls, ProcessCalls
+
+if TYPE_CHECKING:
+    from alcovepy._args import Flags
+    from alcovepy._driver import Driver
+    from alcovepy._types import Event
+
+__all__ = ["Process"]
+
+
+@final
+class _StdinStream(anyio.abc.ByteSendStream):
+    """The stdin of a program: ``send`` returns once the bytes are in its pipe."""
+
+    def __init__(self, driver: Driver, pipeline: tuple[int, ...]) -> None:
+        self._driver = driver
+        self._pipeline = pipeline
+        self._closed = False
+
+    async def send(self, item: bytes) -> None:
+        if self._closed:
+            raise anyio.ClosedResourceError
+        try:
+            await self._driver.stdin(self._pipeline, item)
+        except (BrokenPipeError, ProcessLookupError) as exc:
+            raise anyio.BrokenResourceError(str(exc)) from exc
+
+    async def aclose(self) -> None:
+        """Close the stdin: the program reads end of file."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self._driver.close_stdin(self._pipeline)
+        except (ProcessLookupError, anyio.ClosedResourceError):
+            pass
+
+
+@final
+class _OutputStream(anyio.abc.ByteReceiveStream):
+    """stdout or stderr of a process; ends with ``anyio.EndOfStream``."""
+
+    def __init__(self, driver: Driver, pipeline: tuple[int, ...], stream: int) -> None:
+        self._driver = driver
+        self._pipeline = pipeline
+        self._stream = stream
+        self._closed = False
+
+    async def receive(self, max_bytes: int = 65536) -> bytes:
+        if self._closed:
+            raise anyio.ClosedResourceError
+        data = await self._driver._receive(self._pipeline, self._stream, max_bytes)
+        if not data:
+            raise anyio.EndOfStream
+        return data
+
+    async def aclose(self) -> None:
+        """Stop reading here (the process's output keeps flowing to the Driver)."""
+        self._closed = True
+        await anyio.lowlevel.checkpoint()
+
+
+@final
+class _Events:
+    """``async for ev in proc.events``: ends when the process is gone."""
+
+    def __init__(self, driver: Driver, pipeline: tuple[int, ...]) -> None:
+        self._driver = driver
+        self._pipeline = pipeline
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self
+
+    async def __anext__(self) -> Event:
+        ev = await self._driver.event(self._pipeline)
+        if ev is None:
+            raise StopAsyncIteration
+        return ev
+
+
+@final
+class Process(ProcessCalls):
+    """A process of the tree: the helper (``pid is None``) or one of its descendants.
+
+    Made by ``Driver.root``, ``Driver.process(pipeline)`` and
+    ``Process.fork()``/``clone()``. Every call of the table is a method.
+    """
+
+    __slots__ = ("_driver", "pipeline", "stderr", "stdin", "stdout")
+
+    def __init__(self) -> None:
+        raise TypeError("Process has no public constructor: use drv.root, drv.process() or proc.fork()")
+
+    @classmethod
+    def _create(cls, driver: Driver, pipeline: tuple[int, ...]) -> Process:
+        self = object.__new__(cls)
+        self._driver = driver
+        self.pipeline = pipeline
+        self.stdin: anyio.abc.ByteSendStream = _StdinStream(driver, pipeline)
+        self.stdout: anyio.abc.ByteReceiveStream = _OutputStream(driver, pipeline, 0)
+        self.stderr: anyio.abc.ByteReceiveStream = _OutputStream(driver, pipeline, 1)
+        return self
+
+    def __repr__(self) -> str:
+        return f"<alcovepy.Process {list(self.pipeline)}>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Process) and other._driver is self._driver and other.pipeline == self.pipeline
+
+    def __hash__(self) -> int:
+        return hash(self.pipeline)
+
+    @property
+    def pid(self) -> int | None:
+        """The OS pid (as the parent sees it), or None for the helper."""
+        return self.pipeline[-1] if self.pipeline else None
+
+    @property
+    def driver(self) -> Driver:
+        return self._driver
+
+    @property
+    def _calls_driver(self) -> DriverCalls:
+        return self._driver
+
+    @property
+    def _calls_pipeline(self) -> tuple[int, ...]:
+        return self.pipeline
+
+    async def fork(self) -> Process:
+        """fork a control child of this process; see ``Driver.fork``."""
+        pid = await self._driver.fork(self.pipeline)
+        return Process._create(self._driver, (*self.pipeline, pid))
+
+    async def clone(self, flags: Flags) -> Process:
+        """clone a control child into new namespaces; see ``Driver.clone``."""
+        pid = await self._driver.clone(self.pipeline, flags)
+        return Process._create(self._driver, (*self.pipeline, pid))
+
+    async def event(self) -> Event | None:
+        """The next event of this process, or None once it is gone."""
+        return await self._driver.event(self.pipeline)
+
+    @property
+    def events(self) -> AsyncIterator[Event]:
+        """The events of this process, ending when it is gone."""
+        return _Events(self._driver, self.pipeline)
+
+    async def wait(self) -> int:
+        """Wait for exit: the exit code, or -signal (like ``Popen.returncode``)."""
+        return await self._driver.wait(self.pipeline)

@@ -1,0 +1,97 @@
+"""Public value types: results of calls and events of processes."""
+
+from __future__ import annotations
+
+import signal as _signal
+
+import msgspec
+
+__all__ = [
+    "ChildInfo",
+    "Event",
+    "ExitStatus",
+    "Rlimit",
+    "SigInfo",
+    "Signal",
+    "StderrClosed",
+    "StdinClosed",
+    "StdoutClosed",
+    "TermSig",
+    "as_signal",
+]
+
+
+def as_signal(number: int) -> _signal.Signals | int:
+    """The ``signal.Signals`` member for number, or the number (real-time signals)."""
+    try:
+        return _signal.Signals(number)
+    except ValueError:
+        return number
+
+
+class Rlimit(msgspec.Struct, frozen=True, array_like=True):
+    """A resource limit: soft (cur) and hard (max)."""
+
+    cur: int
+    max: int
+
+
+class ChildInfo(msgspec.Struct, frozen=True, array_like=True):
+    """One child of a control process, as its parent sees it (``cpid``).
+
+    state is "loop", "exec_pending", "execed" or "exited"; the fds are the
+    parent's ends of the child's pipes (-1 once closed); flowcontrol is the
+    stdout credit left in bytes (-1: unlimited).
+    """
+
+    pid: int
+    state: str
+    stdin: int
+    stdout: int
+    stderr: int
+    ctl: int
+    flowcontrol: int
+    signaloneof: int
+
+
+class ExitStatus(msgspec.Struct, frozen=True):
+    """A child exited with status (its exit code)."""
+
+    status: int
+
+
+class TermSig(msgspec.Struct, frozen=True):
+    """A child was killed by signal."""
+
+    signal: _signal.Signals | int
+
+
+class SigInfo(msgspec.Struct, frozen=True):
+    """What the kernel says about a caught signal (from ``signalfd_siginfo``)."""
+
+    code: int
+    pid: int
+    uid: int
+    status: int
+
+
+class Signal(msgspec.Struct, frozen=True):
+    """The process received signal, which it reports as an event (``SIG_INFO``)."""
+
+    signal: _signal.Signals | int
+    info: SigInfo
+
+
+class StdinClosed(msgspec.Struct, frozen=True):
+    """The parent closed the child's stdin (option stdin_closed)."""
+
+
+class StdoutClosed(msgspec.Struct, frozen=True):
+    """The child's stdout reached end of file (option stdout_closed)."""
+
+
+class StderrClosed(msgspec.Struct, frozen=True):
+    """The child's stderr reached end of file (option stderr_closed)."""
+
+
+Event = ExitStatus | TermSig | Signal | StdinClosed | StdoutClosed | StderrClosed

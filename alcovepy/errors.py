@@ -1,0 +1,56 @@
+"""The exceptions alcovepy raises, and the one place errno becomes OSError.
+
+Failed system calls raise ``OSError`` subclasses (``FileNotFoundError``,
+``PermissionError`` ...) built from the errno the helper sends back as data.
+Everything else alcovepy itself raises derives from :class:`AlcoveError`.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import os
+from collections.abc import Sequence
+
+__all__ = [
+    "AlcoveError",
+    "CallFiltered",
+    "HelperExited",
+    "HelperProtocolError",
+    "UnknownConstant",
+    "call_error",
+]
+
+
+class AlcoveError(Exception):
+    """Base class of every exception alcovepy defines."""
+
+
+class HelperProtocolError(AlcoveError):
+    """The helper sent something malformed or unexpected; the Driver stops."""
+
+
+class HelperExited(AlcoveError):
+    """The helper process is gone: pending and later calls raise this."""
+
+
+class CallFiltered(AlcoveError):
+    """The call is denied to this process by ``filter``; denials are permanent."""
+
+
+class UnknownConstant(AlcoveError, ValueError):
+    """A constant name the helper's platform does not define."""
+
+
+def _where(call: str, pipeline: Sequence[int]) -> str:
+    return f"{call} at {list(pipeline)}"
+
+
+def call_error(errno: int, call: str, pipeline: Sequence[int]) -> OSError:
+    """The OSError (subclass picked by Python from errno) for a failed call."""
+    exc = OSError(errno, os.strerror(errno), _where(call, pipeline))
+    return exc
+
+
+def no_such_process(call: str, pipeline: Sequence[int], why: str) -> ProcessLookupError:
+    """The error for a pipeline that names no live control process."""
+    return ProcessLookupError(_errno.ESRCH, f"{why}: {list(pipeline)}", call)
