@@ -30,168 +30,168 @@ class DriverCalls:
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.VERSION, ())
+        return await self._call(pipeline, _s.CALL_VERSION, ())
 
     async def getpid(self, pipeline: PipelineLike) -> int:
         """getpid(2): the OS pid of the process (1 inside a new pid namespace).
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.GETPID, ())
+        return await self._call(pipeline, _s.CALL_GETPID, ())
 
     async def fork(self, pipeline: PipelineLike) -> int:
         """fork(2) a new control process one level deeper. Raises OSError(EAGAIN) past maxchild or maxforkdepth.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.FORK, ())
+        return await self._call(pipeline, _s.CALL_FORK, ())
 
     async def clone(self, pipeline: PipelineLike, flags: Flags) -> int:
         """clone(2) a new control process into the namespaces named by flags (CLONE_NEW*). Raises OSError(EAGAIN) past maxchild or maxforkdepth.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CLONE, (_a.flags("clone", "flags", flags),))
+        return await self._call(pipeline, _s.CALL_CLONE, (_a.flags("clone", "flags", flags),))
 
     async def exit(self, pipeline: PipelineLike, status: int) -> None:
         """exit(3) the control process with status; it is reported as ExitStatus on its pipeline.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.EXIT, (_a.int32("status", status),))
+        return await self._call(pipeline, _s.CALL_EXIT, (_a.int32("status", status),))
 
     async def kill(self, pipeline: PipelineLike, pid: int, sig: Constant) -> None:
         """kill(2): send sig to pid. Raises ProcessLookupError if there is no such process.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.KILL, (_a.int32("pid", pid), _a.constant("signal", "sig", sig),))
+        return await self._call(pipeline, _s.CALL_KILL, (_a.int32("pid", pid), _a.constant("signal", "sig", sig),))
 
     async def execvp(self, pipeline: PipelineLike, file: StrOrBytes, argv: Sequence[StrOrBytes]) -> None:
         """execvp(3): replace the process with a program found on PATH. On failure raises the child's errno (e.g. FileNotFoundError) and the process stays in its loop.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.EXECVP, (_a.cstr("file", file), _a.argv("argv", argv),))
+        return await self._call(pipeline, _s.CALL_EXECVP, (_a.cstr("file", file), _a.argv("argv", argv),))
 
     async def execve(self, pipeline: PipelineLike, path: StrOrBytes, argv: Sequence[StrOrBytes], env: Sequence[StrOrBytes]) -> None:
         """execve(2): replace the process with the program at path, with environment env. On failure raises the child's errno and the process stays in its loop.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.EXECVE, (_a.path("path", path), _a.argv("argv", argv), _a.argv("env", env),))
+        return await self._call(pipeline, _s.CALL_EXECVE, (_a.path("path", path), _a.argv("argv", argv), _a.argv("env", env),))
 
     async def getcwd(self, pipeline: PipelineLike) -> bytes:
         """getcwd(3): the current working directory.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.GETCWD, ())
+        return await self._call(pipeline, _s.CALL_GETCWD, ())
 
     async def chdir(self, pipeline: PipelineLike, path: StrOrBytes) -> None:
         """chdir(2): change the working directory.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CHDIR, (_a.path("path", path),))
+        return await self._call(pipeline, _s.CALL_CHDIR, (_a.path("path", path),))
 
     async def environ(self, pipeline: PipelineLike) -> list[bytes]:
         """The process environment as a list of b'NAME=value'.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.ENVIRON, ())
+        return await self._call(pipeline, _s.CALL_ENVIRON, ())
 
     async def getenv(self, pipeline: PipelineLike, name: StrOrBytes) -> bytes | None:
         """getenv(3): the value of name, or None if it is not set.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.GETENV, (_a.cstr("name", name),))
+        return await self._call(pipeline, _s.CALL_GETENV, (_a.cstr("name", name),))
 
     async def setenv(self, pipeline: PipelineLike, name: StrOrBytes, value: StrOrBytes, overwrite: int) -> None:
         """setenv(3): set name to value (an existing value is kept unless overwrite is non-zero).
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.SETENV, (_a.cstr("name", name), _a.cstr("value", value), _a.int32("overwrite", overwrite),))
+        return await self._call(pipeline, _s.CALL_SETENV, (_a.cstr("name", name), _a.cstr("value", value), _a.int32("overwrite", overwrite),))
 
     async def unsetenv(self, pipeline: PipelineLike, name: StrOrBytes) -> None:
         """unsetenv(3): remove name from the environment.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.UNSETENV, (_a.cstr("name", name),))
+        return await self._call(pipeline, _s.CALL_UNSETENV, (_a.cstr("name", name),))
 
     async def clearenv(self, pipeline: PipelineLike) -> None:
         """clearenv(3): remove every variable from the environment.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CLEARENV, ())
+        return await self._call(pipeline, _s.CALL_CLEARENV, ())
 
     async def getopt(self, pipeline: PipelineLike, opt: str) -> int:
         """Read one of the process's options (maxchild, maxforkdepth, exit_status, termsig, signaloneof, flowcontrol, stdin_closed, stdout_closed, stderr_closed).
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.GETOPT, (_a.option("opt", opt),))
+        return await self._call(pipeline, _s.CALL_GETOPT, (_a.option("opt", opt),))
 
     async def setopt(self, pipeline: PipelineLike, opt: str, value: int) -> None:
         """Set one of the process's options; children forked later copy it. Raises ValueError for a value out of range.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.SETOPT, (_a.option("opt", opt), _a.option_value(_a.option("opt", opt), value),))
+        return await self._call(pipeline, _s.CALL_SETOPT, (_a.option("opt", opt), _a.option_value(_a.option("opt", opt), value),))
 
     async def cpid(self, pipeline: PipelineLike) -> list[ChildInfo]:
         """The process's children: pid, state, the parent-side fds, output credit and signaloneof of each.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CPID, ())
+        return await self._call(pipeline, _s.CALL_CPID, ())
 
     async def sigaction(self, pipeline: PipelineLike, sig: Constant, handler: str | None) -> str:
         """Set how the process handles sig: 'SIG_DFL', 'SIG_IGN' or 'SIG_INFO' (report as Signal events); None only queries. Returns the previous handler.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.SIGACTION, (_a.constant("signal", "sig", sig), _a.handler("handler", handler),))
+        return await self._call(pipeline, _s.CALL_SIGACTION, (_a.constant("signal", "sig", sig), _a.handler("handler", handler),))
 
     async def signal_constant(self, pipeline: PipelineLike, name: StrOrBytes) -> int | None:
         """The value of a signal name (SIGTERM) on the helper's platform, or None.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.SIGNAL_CONSTANT, (_a.cstr("name", name),))
+        return await self._call(pipeline, _s.CALL_SIGNAL_CONSTANT, (_a.cstr("name", name),))
 
     async def clone_constant(self, pipeline: PipelineLike, name: StrOrBytes) -> int | None:
         """The value of a clone flag name (CLONE_NEWPID) on the helper's platform, or None.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CLONE_CONSTANT, (_a.cstr("name", name),))
+        return await self._call(pipeline, _s.CALL_CLONE_CONSTANT, (_a.cstr("name", name),))
 
     async def file_constant(self, pipeline: PipelineLike, name: StrOrBytes) -> int | None:
         """The value of an open(2) flag name (O_RDONLY) on the helper's platform, or None.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.FILE_CONSTANT, (_a.cstr("name", name),))
+        return await self._call(pipeline, _s.CALL_FILE_CONSTANT, (_a.cstr("name", name),))
 
     async def fcntl_constant(self, pipeline: PipelineLike, name: StrOrBytes) -> int | None:
         """The value of an fcntl(2) name (F_GETFD) on the helper's platform, or None.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.FCNTL_CONSTANT, (_a.cstr("name", name),))
+        return await self._call(pipeline, _s.CALL_FCNTL_CONSTANT, (_a.cstr("name", name),))
 
     async def rlimit_constant(self, pipeline: PipelineLike, name: StrOrBytes) -> int | None:
         """The value of a resource name (RLIMIT_NOFILE) on the helper's platform, or None.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.RLIMIT_CONSTANT, (_a.cstr("name", name),))
+        return await self._call(pipeline, _s.CALL_RLIMIT_CONSTANT, (_a.cstr("name", name),))
 
 
 class ProcessCalls:

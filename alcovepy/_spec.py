@@ -73,54 +73,54 @@ CONSTANT_FAMILIES: Final[dict[str, tuple[str, ...]]] = {
     "rlimit": ("RLIMIT_AS", "RLIMIT_CORE", "RLIMIT_CPU", "RLIMIT_DATA", "RLIMIT_FSIZE", "RLIMIT_LOCKS", "RLIMIT_MEMLOCK", "RLIMIT_MSGQUEUE", "RLIMIT_NICE", "RLIMIT_NOFILE", "RLIMIT_NPROC", "RLIMIT_RSS", "RLIMIT_RTPRIO", "RLIMIT_RTTIME", "RLIMIT_SIGPENDING", "RLIMIT_STACK", ),
 }
 
-VERSION: Final = CallSpec(1, "version", RESULT_STR, "call")
-GETPID: Final = CallSpec(2, "getpid", RESULT_INT, "call")
-FORK: Final = CallSpec(3, "fork", RESULT_INT, "fork")
-CLONE: Final = CallSpec(4, "clone", RESULT_INT, "fork")
-EXIT: Final = CallSpec(5, "exit", RESULT_NONE, "call")
-KILL: Final = CallSpec(6, "kill", RESULT_NONE, "call")
-EXECVP: Final = CallSpec(7, "execvp", RESULT_NONE, "exec")
-EXECVE: Final = CallSpec(8, "execve", RESULT_NONE, "exec")
-GETCWD: Final = CallSpec(9, "getcwd", RESULT_BYTES, "call")
-CHDIR: Final = CallSpec(10, "chdir", RESULT_NONE, "call")
-ENVIRON: Final = CallSpec(11, "environ", RESULT_BYTES_LIST, "call")
-GETENV: Final = CallSpec(12, "getenv", RESULT_OPTIONAL_BYTES, "call")
-SETENV: Final = CallSpec(13, "setenv", RESULT_NONE, "call")
-UNSETENV: Final = CallSpec(14, "unsetenv", RESULT_NONE, "call")
-CLEARENV: Final = CallSpec(15, "clearenv", RESULT_NONE, "call")
-GETOPT: Final = CallSpec(16, "getopt", RESULT_INT, "call")
-SETOPT: Final = CallSpec(17, "setopt", RESULT_NONE, "call")
-CPID: Final = CallSpec(18, "cpid", RESULT_CHILD_LIST, "call")
-SIGACTION: Final = CallSpec(19, "sigaction", RESULT_STR, "call")
-SIGNAL_CONSTANT: Final = CallSpec(20, "signal_constant", RESULT_OPTIONAL_INT, "call")
-CLONE_CONSTANT: Final = CallSpec(21, "clone_constant", RESULT_OPTIONAL_INT, "call")
-FILE_CONSTANT: Final = CallSpec(22, "file_constant", RESULT_OPTIONAL_INT, "call")
-FCNTL_CONSTANT: Final = CallSpec(23, "fcntl_constant", RESULT_OPTIONAL_INT, "call")
-RLIMIT_CONSTANT: Final = CallSpec(24, "rlimit_constant", RESULT_OPTIONAL_INT, "call")
+CALL_VERSION: Final = CallSpec(1, "version", RESULT_STR, "call")
+CALL_GETPID: Final = CallSpec(2, "getpid", RESULT_INT, "call")
+CALL_FORK: Final = CallSpec(3, "fork", RESULT_INT, "fork")
+CALL_CLONE: Final = CallSpec(4, "clone", RESULT_INT, "fork")
+CALL_EXIT: Final = CallSpec(5, "exit", RESULT_NONE, "call")
+CALL_KILL: Final = CallSpec(6, "kill", RESULT_NONE, "call")
+CALL_EXECVP: Final = CallSpec(7, "execvp", RESULT_NONE, "exec")
+CALL_EXECVE: Final = CallSpec(8, "execve", RESULT_NONE, "exec")
+CALL_GETCWD: Final = CallSpec(9, "getcwd", RESULT_BYTES, "call")
+CALL_CHDIR: Final = CallSpec(10, "chdir", RESULT_NONE, "call")
+CALL_ENVIRON: Final = CallSpec(11, "environ", RESULT_BYTES_LIST, "call")
+CALL_GETENV: Final = CallSpec(12, "getenv", RESULT_OPTIONAL_BYTES, "call")
+CALL_SETENV: Final = CallSpec(13, "setenv", RESULT_NONE, "call")
+CALL_UNSETENV: Final = CallSpec(14, "unsetenv", RESULT_NONE, "call")
+CALL_CLEARENV: Final = CallSpec(15, "clearenv", RESULT_NONE, "call")
+CALL_GETOPT: Final = CallSpec(16, "getopt", RESULT_INT, "call")
+CALL_SETOPT: Final = CallSpec(17, "setopt", RESULT_NONE, "call")
+CALL_CPID: Final = CallSpec(18, "cpid", RESULT_CHILD_LIST, "call")
+CALL_SIGACTION: Final = CallSpec(19, "sigaction", RESULT_STR, "call")
+CALL_SIGNAL_CONSTANT: Final = CallSpec(20, "signal_constant", RESULT_OPTIONAL_INT, "call")
+CALL_CLONE_CONSTANT: Final = CallSpec(21, "clone_constant", RESULT_OPTIONAL_INT, "call")
+CALL_FILE_CONSTANT: Final = CallSpec(22, "file_constant", RESULT_OPTIONAL_INT, "call")
+CALL_FCNTL_CONSTANT: Final = CallSpec(23, "fcntl_constant", RESULT_OPTIONAL_INT, "call")
+CALL_RLIMIT_CONSTANT: Final = CallSpec(24, "rlimit_constant", RESULT_OPTIONAL_INT, "call")
 
 CALLS: Final[tuple[CallSpec[object], ...]] = (
-    VERSION,
-    GETPID,
-    FORK,
-    CLONE,
-    EXIT,
-    KILL,
-    EXECVP,
-    EXECVE,
-    GETCWD,
-    CHDIR,
-    ENVIRON,
-    GETENV,
-    SETENV,
-    UNSETENV,
-    CLEARENV,
-    GETOPT,
-    SETOPT,
-    CPID,
-    SIGACTION,
-    SIGNAL_CONSTANT,
-    CLONE_CONSTANT,
-    FILE_CONSTANT,
-    FCNTL_CONSTANT,
-    RLIMIT_CONSTANT,
+    CALL_VERSION,
+    CALL_GETPID,
+    CALL_FORK,
+    CALL_CLONE,
+    CALL_EXIT,
+    CALL_KILL,
+    CALL_EXECVP,
+    CALL_EXECVE,
+    CALL_GETCWD,
+    CALL_CHDIR,
+    CALL_ENVIRON,
+    CALL_GETENV,
+    CALL_SETENV,
+    CALL_UNSETENV,
+    CALL_CLEARENV,
+    CALL_GETOPT,
+    CALL_SETOPT,
+    CALL_CPID,
+    CALL_SIGACTION,
+    CALL_SIGNAL_CONSTANT,
+    CALL_CLONE_CONSTANT,
+    CALL_FILE_CONSTANT,
+    CALL_FCNTL_CONSTANT,
+    CALL_RLIMIT_CONSTANT,
 )

@@ -250,10 +250,10 @@ def gen_spec_py(spec: Spec) -> str:
     out += ["}", ""]
     for call in spec.calls:
         result = RESULTS[call.returns][1]
-        out.append(f'{c_ident(call.name)}: Final = CallSpec({call.id}, "{call.name}", {result}, "{call.kind}")')
+        out.append(f'CALL_{c_ident(call.name)}: Final = CallSpec({call.id}, "{call.name}", {result}, "{call.kind}")')
     out.append("")
     out.append("CALLS: Final[tuple[CallSpec[object], ...]] = (")
-    out += [f"    {c_ident(c.name)}," for c in spec.calls]
+    out += [f"    CALL_{c_ident(c.name)}," for c in spec.calls]
     out += [")", ""]
     return "\n".join(out)
 
@@ -317,7 +317,7 @@ def gen_calls_py(spec: Spec) -> str:
         sig = f"self, pipeline: PipelineLike{', ' + params if params else ''}"
         out.append(f"    async def {call.name}({sig}) -> {ret}:")
         out += _docstring(call, "        ")
-        out.append(f"        return await self._call(pipeline, _s.{c_ident(call.name)}, {conv})")
+        out.append(f"        return await self._call(pipeline, _s.CALL_{c_ident(call.name)}, {conv})")
         out.append("")
     out += [
         "",
