@@ -1,0 +1,138 @@
+"""Output and input: order, completeness, any size, and bounded memory."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+
+import anyio
+import pytest
+
+import alcovepy
+
+MiB = 1 << 20
+# A child that writes n random bytes to stdout and their sha256 to stderr.
+RANDOM_WRITER = (
+    "import hashlib, os, sys\n"
+    "n = int(sys.argv[1]); h = hashlib.sha256(); out = sys.stdout.buffer\n"
+    "while n > 0:\n"
+    "    b = os.urandom(min(n, 1 << 20)); h.update(b); out.write(b); n -= len(b)\n"
+    "out.flush(); sys.stderr.write(h.hexdigest())\n"
+)
+
+
+async def read_all(stream: anyio.abc.ByteReceiveStream) -> bytes:
+    chunks = []
+    async for chunk in stream:
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def test_64mib_random_through_depth_3_arrives_identical(drv: alcovepy.Driver) -> None:
+    p = drv.root
+    for _ in range(3):
+        p = await p.fork()
+    await p.execvp(sys.executable, [sys.executable, "-c", RANDOM_WRITER, str(64 * MiB)])
+    h = hashlib.sha256()
+    size = 0
+    with anyio.fail_after(120):
+        async for chunk in p.stdout:
+            h.update(chunk)
+            size += len(chunk)
+        digest = await read_all(p.stderr)
+    assert size == 64 * MiB
+    assert h.hexdigest().encode() == digest
+    assert await p.wait() == 0
+
+
+async def test_output_is_complete_when_the_child_exits_at_once(drv: alcovepy.Driver) -> None:
+    for _ in range(20):
+        child = await drv.root.fork()
+        await child.execvp("/bin/sh", ["sh", "-c", "printf '%s' abcdefgh; exit 5"])
+        assert await read_all(child.stdout) == b"abcdefgh"
+        assert await child.wait() == 5
+
+
+async def test_stdin_8mib_to_cat(drv: alcovepy.Driver) -> None:
+    data = os.urandom(8 * MiB)
+    cat = await drv.root.fork()
+    await cat.execvp("/bin/cat", ["cat"])
+    received = bytearray()
+
+    async def reader() -> None:
+        async for chunk in cat.stdout:
+            received.extend(chunk)
+
+    with anyio.fail_after(60):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(reader)
+            await cat.stdin.send(data)
+            await cat.stdin.aclose()
+    assert bytes(received) == data
+    assert await cat.wait() == 0
+
+
+async def test_stdin_and_stdout_at_depth_2_with_many_small_writes(drv: alcovepy.Driver) -> None:
+    p = await (await drv.root.fork()).fork()
+    await p.execvp("/bin/cat", ["cat"])
+    lines = [f"line {i}\n".encode() for i in range(500)]
+    got = bytearray()
+
+    async def reader() -> None:
+        async for chunk in p.stdout:
+            got.extend(chunk)
+
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(reader)
+            for line in lines:
+                await p.stdin.send(line)
+            await p.stdin.aclose()
+    assert bytes(got) == b"".join(lines)
+
+
+async def test_stdin_to_an_exited_program_is_a_broken_pipe(drv: alcovepy.Driver) -> None:
+    child = await drv.root.fork()
+    await child.execvp("/bin/true", ["true"])
+    assert await child.wait() == 0
+    with pytest.raises(anyio.BrokenResourceError):
+        await child.stdin.send(b"anyone?")
+
+
+async def test_stdin_to_a_control_process_is_refused(drv: alcovepy.Driver) -> None:
+    child = await drv.root.fork()
+    with pytest.raises(ValueError, match="exec a program"):
+        await drv.stdin(child.pipeline, b"not a frame")
+    assert await child.getpid() == child.pid
+
+
+async def test_pipeline_layer_stdout_returns_empty_at_eof(drv: alcovepy.Driver) -> None:
+    pid = await drv.fork([])
+    await drv.execvp([pid], "/bin/echo", ["echo", "x"])
+    assert await drv.stdout([pid]) == b"x\n"
+    assert await drv.stdout([pid]) == b""
+    assert await drv.stderr([pid]) == b""
+
+
+async def test_unread_output_does_not_grow_host_memory(drv: alcovepy.Driver) -> None:
+    """A child writing forever that nobody reads: the Driver buffers at most the
+    stream's credit (flowcontrol, 1 MiB by default) and the child blocks."""
+    window = await drv.getopt([], "flowcontrol")
+    assert window == MiB
+    child = await drv.root.fork()
+    await child.execvp("/bin/cat", ["cat", "/dev/zero"])
+    with anyio.fail_after(30):
+        while drv.statistics().buffered_output < window:  # each call lets output arrive
+            await drv.getpid([])
+        (info,) = [c for c in await drv.cpid([]) if c.pid == child.pid]
+        assert info.flowcontrol == 0  # stalled: the helper stops reading the child
+        for _ in range(200):  # many more round trips: nothing more arrives
+            await drv.getpid([])
+        assert drv.statistics().buffered_output == window
+        # reading gives credit back, and the stream flows again
+        total = 0
+        while total < 8 * window:
+            total += len(await child.stdout.receive())
+    await drv.kill([], child.pid or 0, "SIGKILL")
+    assert await child.wait() == -9
