@@ -20,7 +20,6 @@ import os
 import signal
 import subprocess
 from collections import deque
-from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, TypeVar, cast, final
 
@@ -49,6 +48,8 @@ from alcovepy._protocol import (
 from alcovepy.errors import HelperExited, HelperProtocolError
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Mapping, Sequence
+
     from alcovepy._args import PipelineLike, StrOrBytes
     from alcovepy._process import Process
     from alcovepy._protocol import Effect
@@ -224,14 +225,14 @@ class Driver(DriverCalls):
         if self._gates:
             await self._pass_gates(pl)
         self._check_usable()
-        reqid, frame = self._router.call(pl, cast("CallSpec[object]", spec), args)
+        reqid, frame = self._router.call(pl, spec, args)
         waiter = _Waiter()
         if spec.kind == "exec":
             gate = anyio.Event()
             self._gates[pl] = gate
             waiter.gate = (pl, gate)
         await self._request(reqid, frame, waiter)
-        return cast(T, await self._outcome(waiter))
+        return cast("T", await self._outcome(waiter))
 
     # ---- stdin, stdout, stderr, events -----------------------------------
 
@@ -352,9 +353,7 @@ class Driver(DriverCalls):
     def statistics(self) -> DriverStatistics:
         """Counts of pending requests, known pipelines and buffered output."""
         buffered = sum(b.size for s in self._states.values() for b in s.buffers)
-        return DriverStatistics(
-            len(self._router.pending), len(self._states), buffered, self._router.late_replies
-        )
+        return DriverStatistics(len(self._router.pending), len(self._states), buffered, self._router.late_replies)
 
     # ---- writing ------------------------------------------------------------
 
@@ -451,7 +450,7 @@ class Driver(DriverCalls):
             rc = self._popen.poll()
             self._failure = HelperExited(f"the helper exited (status {rc})")
         failure = self._failure
-        for reqid, waiter in list(self._waiters.items()):
+        for reqid in list(self._waiters):
             if self._closed and failure is None:
                 error: BaseException = anyio.ClosedResourceError("the Driver was closed")
             else:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
 from typing import TYPE_CHECKING, final
 
 import anyio
@@ -11,6 +11,8 @@ import anyio.abc
 from alcovepy._calls import DriverCalls, ProcessCalls
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from alcovepy._args import Flags
     from alcovepy._driver import Driver
     from alcovepy._types import Event
@@ -40,10 +42,8 @@ class _StdinStream(anyio.abc.ByteSendStream):
         if self._closed:
             return
         self._closed = True
-        try:
+        with contextlib.suppress(ProcessLookupError, anyio.ClosedResourceError):
             await self._driver.close_stdin(self._pipeline)
-        except (ProcessLookupError, anyio.ClosedResourceError):
-            pass
 
 
 @final
@@ -98,6 +98,13 @@ class Process(ProcessCalls):
 
     __slots__ = ("_driver", "pipeline", "stderr", "stdin", "stdout")
 
+    _driver: Driver
+    #: the pids from the helper down to this process; () for the helper
+    pipeline: tuple[int, ...]
+    stdin: anyio.abc.ByteSendStream
+    stdout: anyio.abc.ByteReceiveStream
+    stderr: anyio.abc.ByteReceiveStream
+
     def __init__(self) -> None:
         raise TypeError("Process has no public constructor: use drv.root, drv.process() or proc.fork()")
 
@@ -106,9 +113,9 @@ class Process(ProcessCalls):
         self = object.__new__(cls)
         self._driver = driver
         self.pipeline = pipeline
-        self.stdin: anyio.abc.ByteSendStream = _StdinStream(driver, pipeline)
-        self.stdout: anyio.abc.ByteReceiveStream = _OutputStream(driver, pipeline, 0)
-        self.stderr: anyio.abc.ByteReceiveStream = _OutputStream(driver, pipeline, 1)
+        self.stdin = _StdinStream(driver, pipeline)
+        self.stdout = _OutputStream(driver, pipeline, 0)
+        self.stderr = _OutputStream(driver, pipeline, 1)
         return self
 
     def __repr__(self) -> str:

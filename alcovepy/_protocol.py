@@ -21,7 +21,7 @@ from __future__ import annotations
 import struct
 from collections import deque
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 import msgspec
 
@@ -37,7 +37,6 @@ from alcovepy._types import (
     TermSig,
     as_signal,
 )
-from alcovepy._wire import CallSpec
 from alcovepy.errors import (
     AlcoveError,
     CallFiltered,
@@ -46,6 +45,11 @@ from alcovepy.errors import (
     call_error,
     no_such_process,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from alcovepy._wire import CallSpec
 
 __all__ = [
     "CREDIT_BATCH",
@@ -381,7 +385,7 @@ class Router:
         self.pending.clear()
         return effects
 
-    _handlers = {
+    _handlers: ClassVar[dict[int, Callable[[Router, Frame], list[Effect]]]] = {
         _spec.FRAME_REPLY: _on_reply,
         _spec.FRAME_GONE: _on_gone,
         _spec.FRAME_EVENT: _on_event,

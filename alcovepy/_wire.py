@@ -14,7 +14,7 @@ from alcovepy._types import ChildInfo
 
 __all__ = ["CallSpec", "Result"]
 
-T = TypeVar("T")
+T = TypeVar("T", covariant=True)
 
 
 class Result(Generic[T]):

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import errno as _errno
 import os
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = [
     "AlcoveError",

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 import alcovepy
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
 
 
 @pytest.fixture(params=["asyncio", "trio"])
@@ -68,7 +71,7 @@ async def open_checked_driver(**kwargs: int) -> AsyncIterator[alcovepy.Driver]:
     """open_driver, then prove that nothing it started survives it."""
     fds_before = open_fds()
     tree: set[int] = set()
-    async with alcovepy.open_driver(**kwargs) as d:
+    async with alcovepy.open_driver(**kwargs) as d:  # type: ignore[arg-type]  # all are options
         try:
             yield d
         finally:
@@ -81,11 +84,6 @@ async def open_checked_driver(**kwargs: int) -> AsyncIterator[alcovepy.Driver]:
 async def drv() -> AsyncIterator[alcovepy.Driver]:
     async with open_checked_driver() as d:
         yield d
-
-
-@pytest.fixture
-def is_root() -> Iterator[bool]:
-    yield os.geteuid() == 0
 
 
 def need_root() -> pytest.MarkDecorator:

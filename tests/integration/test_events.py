@@ -62,7 +62,8 @@ async def test_signal_event_on_the_receivers_pipeline(drv: alcovepy.Driver) -> N
     await p1.kill(p2.pid or 0, "SIGHUP")
     with anyio.fail_after(10):
         ev = await p2.event()
-    assert isinstance(ev, alcovepy.Signal) and ev.signal == signal.SIGHUP
+    assert isinstance(ev, alcovepy.Signal)
+    assert ev.signal == signal.SIGHUP
     assert ev.info.pid == p1.pid
 
 

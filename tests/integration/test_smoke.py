@@ -23,7 +23,8 @@ async def test_fork_exec_cat(drv: alcovepy.Driver) -> None:
 
 async def test_process_layer(drv: alcovepy.Driver) -> None:
     child = await drv.root.fork()
-    assert child.pid is not None and await child.getpid() == child.pid
+    assert child.pid is not None
+    assert await child.getpid() == child.pid
     await child.execvp("/bin/cat", ["/bin/cat"])
     await child.stdin.send(b"hi\n")
     assert await child.stdout.receive() == b"hi\n"

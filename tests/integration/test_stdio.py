@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import anyio
 import pytest
 
-import alcovepy
+if TYPE_CHECKING:
+    import alcovepy
 
 MiB = 1 << 20
 # A child that writes n random bytes to stdout and their sha256 to stderr.
@@ -23,10 +25,7 @@ RANDOM_WRITER = (
 
 
 async def read_all(stream: anyio.abc.ByteReceiveStream) -> bytes:
-    chunks = []
-    async for chunk in stream:
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return b"".join([chunk async for chunk in stream])
 
 
 async def test_64mib_random_through_depth_3_arrives_identical(drv: alcovepy.Driver) -> None:
