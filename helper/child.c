@@ -90,7 +90,11 @@ static void add_child(pid_t pid, int in, int out, int err, int ctl)
 
 static void child_side(pid_t parent, int p[4][2])
 {
-    /* p: [0] stdin, [1] stdout, [2] stderr, [3] ctl; all O_CLOEXEC */
+    /* p: [0] stdin, [1] stdout, [2] stderr, [3] ctl; all O_CLOEXEC.
+     * In a new pid namespace the parent is invisible: getppid() is 0. */
+    pid_t seen = getppid();
+    if (seen != parent && seen != 0)
+        _exit(AH_EXIT_TEMP); /* the parent died before we could run */
     if (dup2(p[0][0], 0) < 0 || dup2(p[1][1], 1) < 0 || dup2(p[2][1], 2) < 0)
         _exit(AH_EXIT_TEMP);
     for (int i = 0; i < 3; i++) {
@@ -98,7 +102,7 @@ static void child_side(pid_t parent, int p[4][2])
         close(p[i][1]);
     }
     close(p[3][0]);
-    ah_loop_init_child(parent, p[3][1]);
+    ah_loop_init_child(seen, p[3][1]);
     ah_loop_run();
 }
 

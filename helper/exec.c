@@ -25,8 +25,10 @@ int ah_exec(struct ah_call *c, const char *file, char *const argv[], char *const
 
     ah_sig_before_exec();
     /* Die with the parent; if it already died, the pdeathsig was missed. */
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != ah_self.parent)
-        _exit(AH_EXIT_TEMP);
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+        ah_die_errno("PR_SET_PDEATHSIG");
+    if (getppid() != ah_self.parent)
+        ah_die(AH_EXIT_TEMP, "parent %d died before exec", (int)ah_self.parent);
     if (search_path)
         execvpe(file, argv, envp);
     else
