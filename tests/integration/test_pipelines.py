@@ -5,13 +5,12 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     import alcovepy
 
 
@@ -90,3 +89,32 @@ async def test_no_helper_fds_leak_into_programs(drv: alcovepy.Driver) -> None:
             break
         out += chunk
     assert sorted(out.split()) == [b"0", b"1", b"2", b"3"]  # 3 is ls's own opendir
+
+
+def _io_syscalls(pids: list[int]) -> int:
+    """read-like plus write-like system calls made so far by pids (/proc/PID/io)."""
+    total = 0
+    for pid in pids:
+        fields = dict(line.split(": ") for line in Path(f"/proc/{pid}/io").read_text().splitlines())
+        total += int(fields["syscr"]) + int(fields["syscw"])
+    return total
+
+
+@pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="needs /proc/PID/io (task I/O accounting)")
+async def test_a_call_costs_a_constant_number_of_syscalls_per_hop(drv: alcovepy.Driver) -> None:
+    """Each hop reads and writes a request and a reply once: O(depth) per call."""
+    procs = [drv.root]
+    for _ in range(16):
+        procs.append(await procs[-1].fork())
+    controls = [drv.helper_pid] + [p.pid or 0 for p in procs[1:]]
+    calls = 50
+    for depth in (4, 16):
+        target = procs[depth]
+        await target.getpid()  # warm up the path
+        before = _io_syscalls(controls)
+        for _ in range(calls):
+            await target.getpid()
+        per_call = (_io_syscalls(controls) - before) / calls
+        # 4 per hop (read request, write it down, read reply, write it up),
+        # plus the target's own read and write: nothing grows faster than depth
+        assert per_call <= 4 * depth + 2, (depth, per_call)
