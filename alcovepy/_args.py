@@ -82,6 +82,10 @@ def argv(name: str, value: object) -> list[bytes]:
     return [cstr(f"{name}[{i}]", item) for i, item in enumerate(value)]
 
 
+def optional_argv(name: str, value: object) -> list[bytes] | None:
+    return None if value is None else argv(name, value)
+
+
 def constant(family: str, name: str, value: object) -> int | str:
     """An int (or IntEnum member) passes through; a name must be one of the family's."""
     if isinstance(value, int) and not isinstance(value, bool):

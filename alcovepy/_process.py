@@ -11,9 +11,9 @@ import anyio.abc
 from alcovepy._calls import DriverCalls, ProcessCalls
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Sequence
 
-    from alcovepy._args import Flags
+    from alcovepy._args import Flags, StrOrBytes
     from alcovepy._driver import Driver
     from alcovepy._types import Event
 
@@ -152,6 +152,17 @@ class Process(ProcessCalls):
     async def clone(self, flags: Flags) -> Process:
         """clone a control child into new namespaces; see ``Driver.clone``."""
         pid = await self._driver.clone(self.pipeline, flags)
+        return Process._create(self._driver, (*self.pipeline, pid))
+
+    async def spawn(
+        self, file: StrOrBytes, argv: Sequence[StrOrBytes], env: Sequence[StrOrBytes] | None = None
+    ) -> Process:
+        """Run a program as a child of this process in one request (fork + execvp).
+
+        Returns once the program runs; raises its exec errno otherwise. env
+        None inherits this process's environment. See ``Driver.spawn``.
+        """
+        pid = await self._driver.spawn(self.pipeline, file, argv, env)
         return Process._create(self._driver, (*self.pipeline, pid))
 
     async def event(self) -> Event | None:

@@ -18,7 +18,7 @@ from alcovepy._wire import (
     RESULT_STR,
 )
 
-SPEC_DIGEST: Final = "3bcdd7e8903305352ae9771ffa4d8b677123597685eba03375c6fa4e4227473c"
+SPEC_DIGEST: Final = "8d1cb0df80ebf9b29d91396248ba5f15b3634d42eb129c3abd53d531a2d0a6e3"
 VERSION: Final = "0.1.0"
 PROTOCOL_VERSION: Final = 1
 MAX_FRAME: Final = 67108864
@@ -97,6 +97,7 @@ CALL_CLONE_CONSTANT: Final = CallSpec(21, "clone_constant", RESULT_OPTIONAL_INT,
 CALL_FILE_CONSTANT: Final = CallSpec(22, "file_constant", RESULT_OPTIONAL_INT, "call")
 CALL_FCNTL_CONSTANT: Final = CallSpec(23, "fcntl_constant", RESULT_OPTIONAL_INT, "call")
 CALL_RLIMIT_CONSTANT: Final = CallSpec(24, "rlimit_constant", RESULT_OPTIONAL_INT, "call")
+CALL_SPAWN: Final = CallSpec(25, "spawn", RESULT_INT, "spawn")
 
 CALLS: Final[tuple[CallSpec[object], ...]] = (
     CALL_VERSION,
@@ -123,4 +124,5 @@ CALLS: Final[tuple[CallSpec[object], ...]] = (
     CALL_FILE_CONSTANT,
     CALL_FCNTL_CONSTANT,
     CALL_RLIMIT_CONSTANT,
+    CALL_SPAWN,
 )

@@ -123,6 +123,16 @@ int ah_arg_argv(struct ah_call *c, char ***argv)
     return 0;
 }
 
+int ah_arg_optional_argv(struct ah_call *c, char ***argv)
+{
+    if (ah_mp_peek(&c->args) == AH_MP_NIL) {
+        (void)ah_mp_read_nil(&c->args);
+        *argv = NULL;
+        return 0;
+    }
+    return ah_arg_argv(c, argv);
+}
+
 static int one_constant(struct ah_call *c, int family, int64_t *v)
 {
     const uint8_t *p;

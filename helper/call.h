@@ -40,6 +40,7 @@ int ah_arg_int(struct ah_call *c, int64_t min, int64_t max, int64_t *v);
 int ah_arg_cstr(struct ah_call *c, int nonempty, const char **s);
 int ah_arg_bytes(struct ah_call *c, struct ah_bytes *b);
 int ah_arg_argv(struct ah_call *c, char ***argv);
+int ah_arg_optional_argv(struct ah_call *c, char ***argv); /* nil: *argv = NULL */
 int ah_arg_constant(struct ah_call *c, int family, int flags, int64_t *v);
 int ah_arg_option(struct ah_call *c, int *opt);
 int ah_arg_handler(struct ah_call *c, int *h);

@@ -30,7 +30,10 @@
 
 #include "frame.h"
 #include "loop.h"
+#include "sig.h"
 #include "util.h"
+
+extern char **environ;
 
 #define AH_READ_CHUNK 65536
 #define AH_DRAIN_MAX (4u << 20) /* bytes read from a dead child's pipe, ignoring credit */
@@ -114,17 +117,13 @@ static pid_t do_fork(int use_clone, int64_t flags)
     return (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, 0UL);
 }
 
-int ah_child_spawn(struct ah_call *c, int use_clone, int64_t flags)
+static int make_pipes(int p[4][2])
 {
-    int p[4][2];
-    int n = 0;
-    pid_t parent = getpid();
-
     if (ah_self.depth >= ah_self.opt[AH_OPT_MAXFORKDEPTH] || (int64_t)ah_self.nchildren >= ah_self.opt[AH_OPT_MAXCHILD]) {
         errno = EAGAIN;
-        return AH_ST_ERRNO;
+        return -1;
     }
-    for (; n < 4; n++) {
+    for (int n = 0; n < 4; n++) {
         if (pipe2(p[n], O_CLOEXEC) < 0) {
             int e = errno;
             while (n-- > 0) {
@@ -132,28 +131,82 @@ int ah_child_spawn(struct ah_call *c, int use_clone, int64_t flags)
                 close(p[n][1]);
             }
             errno = e;
-            return AH_ST_ERRNO;
+            return -1;
         }
     }
-    pid_t pid = do_fork(use_clone, flags);
-    if (pid < 0) {
-        int e = errno;
-        for (n = 0; n < 4; n++) {
-            close(p[n][0]);
-            close(p[n][1]);
-        }
-        errno = e;
-        return AH_ST_ERRNO;
+    return 0;
+}
+
+static void close_pipes(int p[4][2])
+{
+    int e = errno;
+    for (int n = 0; n < 4; n++) {
+        close(p[n][0]);
+        close(p[n][1]);
     }
-    if (pid == 0)
-        child_side(parent, p);
+    errno = e;
+}
+
+static struct ah_child *parent_side(int p[4][2], pid_t pid)
+{
     close(p[0][0]);
     close(p[1][1]);
     close(p[2][1]);
     close(p[3][1]);
     add_child(pid, p[0][1], p[1][0], p[2][0], p[3][0]);
+    return ah_self.children[ah_self.nchildren - 1];
+}
+
+int ah_child_spawn(struct ah_call *c, int use_clone, int64_t flags)
+{
+    int p[4][2];
+    pid_t parent = getpid();
+    if (make_pipes(p) < 0)
+        return AH_ST_ERRNO;
+    pid_t pid = do_fork(use_clone, flags);
+    if (pid < 0) {
+        close_pipes(p);
+        return AH_ST_ERRNO;
+    }
+    if (pid == 0)
+        child_side(parent, p);
+    parent_side(p, pid);
     ah_mp_put_int(c->out, pid);
     return AH_ST_OK;
+}
+
+static _Noreturn void exec_side(pid_t parent, int p[4][2], const char *file, char *const argv[], char *const envp[])
+{
+    if (dup2(p[0][0], 0) < 0 || dup2(p[1][1], 1) < 0 || dup2(p[2][1], 2) < 0)
+        _exit(AH_EXIT_TEMP);
+    ah_sig_before_exec();
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+        _exit(AH_EXIT_TEMP);
+    execvpe(file, argv, envp ? envp : environ);
+    int32_t err = errno;
+    if (write(p[3][1], &err, sizeof(err)) < 0)
+        _exit(AH_EXIT_TEMP);
+    _exit(127);
+}
+
+int ah_child_spawn_exec(struct ah_call *c, const char *file, char *const argv[], char *const envp[])
+{
+    int p[4][2];
+    pid_t parent = getpid();
+    if (make_pipes(p) < 0)
+        return AH_ST_ERRNO;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close_pipes(p);
+        return AH_ST_ERRNO;
+    }
+    if (pid == 0)
+        exec_side(parent, p, file, argv, envp);
+    struct ah_child *ch = parent_side(p, pid);
+    ch->mode = AH_MODE_EXEC_PENDING; /* no marker: the ctl pipe alone tells */
+    ch->exec_reqid = c->reqid;
+    ch->spawned = true;
+    return AH_NOREPLY;
 }
 
 void ah_children_forget(void)
@@ -402,6 +455,12 @@ static void apply_ctl(struct ah_child *c)
 {
     if (c->mode != AH_MODE_EXEC_PENDING || c->ctl == AH_CTL_OPEN)
         return;
+    if (c->ctl == AH_CTL_ERRNO && c->spawned) { /* the child exits 127 */
+        c->ctl = AH_CTL_OPEN;
+        c->mode = AH_MODE_EXECED;
+        ah_reply_errno(c->pid, c->exec_reqid, c->ctl_errno);
+        return;
+    }
     if (c->ctl == AH_CTL_ERRNO) { /* exec failed: the child is back in its loop */
         c->ctl = AH_CTL_OPEN;
         c->mode = AH_MODE_LOOP;
@@ -411,7 +470,15 @@ static void apply_ctl(struct ah_child *c)
         return;
     }
     c->mode = AH_MODE_EXECED;
-    ah_reply_ok(c->pid, c->exec_reqid);
+    if (c->spawned) {
+        size_t mark = ah_frame_begin(AH_F_REPLY, 0);
+        ah_buf_put_u32(&ah_self.out, c->exec_reqid);
+        ah_buf_put_u8(&ah_self.out, AH_ST_OK);
+        ah_mp_put_int(&ah_self.out, c->pid);
+        ah_frame_end(mark);
+    } else {
+        ah_reply_ok(c->pid, c->exec_reqid);
+    }
     if (ah_buf_len(&c->out_rd) > 0) { /* the program's first bytes, read with the marker */
         ah_emit_output(c->pid, AH_F_STDOUT, ah_buf_head(&c->out_rd), ah_buf_len(&c->out_rd));
         take_credit(c, 0, ah_buf_len(&c->out_rd));

@@ -16,6 +16,9 @@ struct ah_child *ah_child_find(pid_t pid);
  * child it does not return: the child runs its own loop. */
 int ah_child_spawn(struct ah_call *c, int use_clone, int64_t flags);
 
+/* fork a child that execs at once; answered when exec succeeded or failed. */
+int ah_child_spawn_exec(struct ah_call *c, const char *file, char *const argv[], char *const envp[]);
+
 void ah_child_forward(struct ah_child *c, const uint8_t *frame, uint32_t len);
 void ah_child_stdin(struct ah_child *c, uint32_t reqid, const uint8_t *data, size_t len);
 void ah_child_close_stdin(struct ah_child *c, uint32_t reqid);

@@ -31,6 +31,7 @@ ARG_TYPES: dict[str, tuple[str, str, str, str]] = {
     "cstr": ("const char *", "ah_arg_cstr(c, 0, &a->{n})", "StrOrBytes", "_a.cstr"),
     "bytes": ("struct ah_bytes", "ah_arg_bytes(c, &a->{n})", "bytes", "_a.data"),
     "argv": ("char **", "ah_arg_argv(c, &a->{n})", "Sequence[StrOrBytes]", "_a.argv"),
+    "optional_argv": ("char **", "ah_arg_optional_argv(c, &a->{n})", "Sequence[StrOrBytes] | None", "_a.optional_argv"),
     "option": ("int", "ah_arg_option(c, &a->{n})", "str", "_a.option"),
     "option_value": ("int64_t", "ah_arg_int(c, INT64_MIN, INT64_MAX, &a->{n})", "int", "_a.option_value"),
     "handler": ("int", "ah_arg_handler(c, &a->{n})", "str | None", "_a.handler"),
@@ -336,8 +337,8 @@ def gen_calls_py(spec: Spec) -> str:
         "",
     ]
     for call in spec.calls:
-        if call.kind == "fork":
-            continue  # Process.fork/clone return a Process: written by hand in _process.py
+        if call.kind in ("fork", "spawn"):
+            continue  # Process.fork/clone/spawn return a Process: written by hand in _process.py
         params, _ = _py_params(call)
         names = ", ".join(a.name for a in call.args)
         ret = RESULTS[call.returns][0]

@@ -254,6 +254,24 @@ static inline int ah_dispatch_rlimit_constant(struct ah_call *c)
     return ah_call_rlimit_constant(c, a);
 }
 
+struct ah_args_spawn {
+    const char *file;
+    char **argv;
+    char **env;
+};
+int ah_call_spawn(struct ah_call *c, const struct ah_args_spawn *a);
+static inline int ah_dispatch_spawn(struct ah_call *c)
+{
+    struct ah_args_spawn args, *a = &args;
+    if (ah_arg_cstr(c, 0, &a->file))
+        return c->fail;
+    if (ah_arg_argv(c, &a->argv))
+        return c->fail;
+    if (ah_arg_optional_argv(c, &a->env))
+        return c->fail;
+    return ah_call_spawn(c, a);
+}
+
 static const struct ah_call_def ah_call_defs[] __attribute__((unused)) = {
     {1, "version", 0, ah_dispatch_version},
     {2, "getpid", 0, ah_dispatch_getpid},
@@ -279,6 +297,7 @@ static const struct ah_call_def ah_call_defs[] __attribute__((unused)) = {
     {22, "file_constant", 1, ah_dispatch_file_constant},
     {23, "fcntl_constant", 1, ah_dispatch_fcntl_constant},
     {24, "rlimit_constant", 1, ah_dispatch_rlimit_constant},
+    {25, "spawn", 3, ah_dispatch_spawn},
 };
 
 #endif
