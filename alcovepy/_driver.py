@@ -1,16 +1,21 @@
 """The Driver: the only owner of the helper's pipes.
 
-Theory of operation. ``open_driver`` spawns the helper with two pipes,
-checks its hello (protocol version and call-table digest), and runs one
-reader task for the Driver's lifetime. The reader feeds bytes to the
-sans-io :class:`~alcovepy._protocol.Router` and applies its effects
-synchronously: it never waits on a user, so it can never block the helper.
-Writes go straight to the non-blocking pipe; a frame that does not fit is
-finished under a write lock and a shield, so a cancelled call can never leave
-half a frame on the wire. A call waits on its own event; if cancelled, its
-waiter is marked abandoned and the late reply is dropped when it comes.
-While an exec is in flight, requests for that process and its subtree wait:
-nothing may reach a program's stdin that was meant for the control loop.
+Theory of operation. ``open_driver`` spawns the helper with two pipes and
+checks its hello (protocol version and call-table digest). There is no
+reader task: a task that waits for something from the helper (a reply,
+output, an event, an exit) reads the pipe itself when no other task is
+reading ("leader reads"), feeds the bytes to the sans-io
+:class:`~alcovepy._protocol.Router` and applies the effects synchronously,
+waking exactly the tasks they concern; otherwise it sleeps until woken by
+its result or offered the reader's role. A reply is thus usually taken by
+the very task that awaits it, without a hand-over between tasks. Writes go
+straight to the non-blocking pipe; a frame that does not fit is finished
+under a write lock and a shield (while a helper task keeps reading, so the
+two pipes cannot deadlock), so a cancelled call never leaves half a frame
+on the wire. A cancelled call's waiter is marked abandoned and its late
+reply is dropped when it comes. While an exec is in flight, requests for
+that process and its subtree wait: nothing meant for the control loop may
+reach a program's stdin.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from alcovepy import _spec
 from alcovepy._calls import DriverCalls
 from alcovepy._helper_path import helper_path
 from alcovepy._protocol import (
+    CREDIT_BATCH,
     STDERR,
     STDOUT,
     EventArrived,
@@ -48,7 +54,7 @@ from alcovepy._protocol import (
 from alcovepy.errors import HelperExited, HelperProtocolError
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Mapping, Sequence
+    from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
     from alcovepy._args import PipelineLike, StrOrBytes
     from alcovepy._process import Process
@@ -80,14 +86,15 @@ class DriverStatistics:
 class _Waiter:
     """Where one request's outcome lands."""
 
-    __slots__ = ("abandoned", "done", "error", "gate", "value")
+    __slots__ = ("abandoned", "error", "finished", "gate", "value", "wake")
 
     def __init__(self) -> None:
-        self.done = anyio.Event()
+        self.finished = False
         self.value: object = None
         self.error: BaseException | None = None
         self.abandoned = False
-        self.gate: tuple[tuple[int, ...], anyio.Event] | None = None
+        self.wake: anyio.Event | None = None  # set by the task sleeping on it
+        self.gate: tuple[int, ...] | None = None  # the pipeline of an exec in flight
 
     def result(self) -> object:
         if self.error is not None:
@@ -98,7 +105,7 @@ class _Waiter:
 class _PipeState:
     """Output, events and exit of one pipeline, as seen by the Driver."""
 
-    __slots__ = ("_changed", "buffers", "events", "gone", "returncode", "stdin_lock")
+    __slots__ = ("buffers", "events", "gone", "returncode", "stdin_lock", "watchers")
 
     def __init__(self) -> None:
         self.buffers = (StreamBuffer(), StreamBuffer())
@@ -106,17 +113,13 @@ class _PipeState:
         self.returncode: int | None = None
         self.gone = False
         self.stdin_lock = anyio.Lock()
-        self._changed: anyio.Event | None = None
+        self.watchers: set[anyio.Event] = set()
 
     def notify(self) -> None:
-        if self._changed is not None:
-            self._changed.set()
-            self._changed = None
-
-    async def changed(self) -> None:
-        if self._changed is None:
-            self._changed = anyio.Event()
-        await self._changed.wait()
+        if self.watchers:
+            for ev in self.watchers:
+                ev.set()
+            self.watchers.clear()
 
     def lose(self) -> None:
         """The process is unreachable: end its streams."""
@@ -138,13 +141,14 @@ class Driver(DriverCalls):
     __slots__ = (
         "_closed",
         "_decoder",
+        "_eof",
         "_failure",
         "_gates",
+        "_leading",
         "_popen",
-        "_reader_done",
-        "_reader_started",
         "_rfd",
         "_router",
+        "_sleepers",
         "_states",
         "_waiters",
         "_wfd",
@@ -161,10 +165,11 @@ class Driver(DriverCalls):
         self._router = Router()
         self._waiters: dict[int, _Waiter] = {}
         self._states: dict[tuple[int, ...], _PipeState] = {}
-        self._gates: dict[tuple[int, ...], anyio.Event] = {}
+        self._gates: dict[tuple[int, ...], set[anyio.Event]] = {}  # exec in flight -> watchers
         self._write_lock = anyio.Lock()
-        self._reader_done = anyio.Event()
-        self._reader_started = False
+        self._leading = False  # a task is reading the helper's pipe
+        self._sleepers: dict[anyio.Event, None] = {}  # tasks that may be offered the reading
+        self._eof = False
         self._closed = False
         self._failure: BaseException | None = None
         self.helper_pid = popen.pid
@@ -193,10 +198,12 @@ class Driver(DriverCalls):
 
     async def _pass_gates(self, pl: tuple[int, ...]) -> None:
         for n in range(1, len(pl) + 1):
-            gate = self._gates.get(pl[:n])
-            while gate is not None:
-                await gate.wait()
-                gate = self._gates.get(pl[:n])
+            prefix = pl[:n]
+            while prefix in self._gates and not self._eof:
+                await self._until(self._gate_opened(prefix), self._gates[prefix])
+
+    def _gate_opened(self, prefix: tuple[int, ...]) -> Callable[[], bool]:
+        return lambda: prefix not in self._gates
 
     async def _request(self, reqid: int, frame: bytes, waiter: _Waiter) -> _Waiter:
         self._waiters[reqid] = waiter
@@ -209,10 +216,9 @@ class Driver(DriverCalls):
             raise
         return waiter
 
-    @staticmethod
-    async def _outcome(waiter: _Waiter) -> object:
+    async def _outcome(self, waiter: _Waiter) -> object:
         try:
-            await waiter.done.wait()
+            await self._until(lambda: waiter.finished, None, waiter)
         except BaseException:
             waiter.abandoned = True  # the late reply will be dropped
             raise
@@ -228,11 +234,76 @@ class Driver(DriverCalls):
         reqid, frame = self._router.call(pl, spec, args)
         waiter = _Waiter()
         if spec.kind == "exec":
-            gate = anyio.Event()
-            self._gates[pl] = gate
-            waiter.gate = (pl, gate)
+            self._gates[pl] = set()
+            waiter.gate = pl
         await self._request(reqid, frame, waiter)
         return cast("T", await self._outcome(waiter))
+
+    # ---- waiting: leader reads ----------------------------------------------
+
+    async def _until(
+        self, ready: Callable[[], bool], watchers: set[anyio.Event] | None = None, waiter: _Waiter | None = None
+    ) -> None:
+        """Return once ready() holds (or the helper's output ended).
+
+        Reads the helper's pipe while no other task does; otherwise sleeps
+        on an event that the awaited result, or an offer of the reading,
+        sets. watchers is where a result's producer finds that event.
+        """
+        try:
+            while not ready() and not self._eof:
+                if not self._leading:
+                    self._leading = True
+                    try:
+                        await self._read_once()
+                    finally:
+                        self._leading = False
+                    continue
+                ev = anyio.Event()
+                self._sleepers[ev] = None
+                if watchers is not None:
+                    watchers.add(ev)
+                if waiter is not None:
+                    waiter.wake = ev
+                try:
+                    await ev.wait()
+                finally:
+                    self._sleepers.pop(ev, None)
+                    if watchers is not None:
+                        watchers.discard(ev)
+                    if waiter is not None:
+                        waiter.wake = None
+        finally:
+            if not self._leading:  # nobody reads: hand the reading on
+                self._offer_reading()
+
+    def _offer_reading(self) -> None:
+        for ev in self._sleepers:
+            if not ev.is_set():  # a set one is already about to run
+                ev.set()
+                return
+
+    async def _read_once(self) -> None:
+        """Wait for the helper's output and apply every frame of one read."""
+        await anyio.wait_readable(self._rfd)
+        try:
+            data = os.read(self._rfd, READ_SIZE)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            self._failure = self._failure or HelperExited(f"reading from the helper failed: {exc}")
+            data = b""
+        if not data:
+            self._finish()
+            return
+        try:
+            for frame in self._decoder.feed(data):
+                self._apply(self._router.receive(frame))
+        except HelperProtocolError as exc:
+            self._failure = exc
+            with contextlib.suppress(ProcessLookupError):
+                self._popen.kill()
+            self._finish()
 
     # ---- stdin, stdout, stderr, events -----------------------------------
 
@@ -300,17 +371,32 @@ class Driver(DriverCalls):
         while True:
             chunk = buf.pull(max_bytes)
             if chunk:
-                due = buf.credit_due()
-                if due and not state.gone and self._failure is None and not self._closed:
-                    with anyio.CancelScope(shield=True):
-                        await self._send(encode_credit(pl, stream, due))
-                else:
-                    await anyio.lowlevel.checkpoint()
+                if buf.unreturned >= CREDIT_BATCH:
+                    self._return_credit_nowait(pl, stream, buf)
+                await anyio.lowlevel.checkpoint()
                 return chunk
-            if buf.eof or self._reader_done.is_set():
+            if buf.eof or self._eof:
                 await anyio.lowlevel.checkpoint()
                 return b""
-            await state.changed()
+            if buf.unreturned:  # the helper may be out of credit: never wait owing it
+                await self._return_credit(pl, stream, buf)
+            await self._until(lambda: buf.size > 0 or buf.eof, state.watchers)
+
+    def _return_credit_nowait(self, pl: tuple[int, ...], stream: int, buf: StreamBuffer) -> None:
+        """Hand consumed output back as credit if the pipe takes it now; else keep owing."""
+        if self._write_lock.locked() or self._closed or self._failure is not None:
+            return
+        frame = encode_credit(pl, stream, min(buf.unreturned, 0xFFFFFFFF))
+        with contextlib.suppress(HelperExited):  # the reading side reports that
+            if self._write_some(memoryview(frame)) == len(frame):  # <= PIPE_BUF: all or nothing
+                buf.unreturned -= min(buf.unreturned, 0xFFFFFFFF)
+
+    async def _return_credit(self, pl: tuple[int, ...], stream: int, buf: StreamBuffer) -> None:
+        amount = min(buf.unreturned, 0xFFFFFFFF)
+        if self._closed or self._failure is not None:
+            return
+        await self._send(encode_credit(pl, stream, amount))  # all of it, or (cancelled) none
+        buf.unreturned -= amount
 
     async def stdout(self, pipeline: PipelineLike, max_bytes: int = 65536) -> bytes:
         """The next chunk of stdout of the process at pipeline; b"" at end of file."""
@@ -328,10 +414,10 @@ class Driver(DriverCalls):
             if state.events:
                 await anyio.lowlevel.checkpoint()
                 return state.events.popleft()
-            if state.gone or self._reader_done.is_set():
+            if state.gone or self._eof:
                 await anyio.lowlevel.checkpoint()
                 return None
-            await state.changed()
+            await self._until(lambda: bool(state.events) or state.gone, state.watchers)
 
     async def wait(self, pipeline: PipelineLike) -> int:
         """Wait for the process at pipeline to exit: its exit code, or -signal.
@@ -344,9 +430,9 @@ class Driver(DriverCalls):
             raise ValueError("wait: the helper is waited for by leaving open_driver")
         state = self._state(pl)
         while state.returncode is None:
-            if state.gone or self._reader_done.is_set():
+            if state.gone or self._eof:
                 raise ProcessLookupError(f"{list(pl)} is unreachable: its exit status is unknown")
-            await state.changed()
+            await self._until(lambda: state.returncode is not None or state.gone, state.watchers)
         await anyio.lowlevel.checkpoint()
         return state.returncode
 
@@ -369,8 +455,8 @@ class Driver(DriverCalls):
     async def _send(self, frame: bytes) -> None:
         """Write one whole frame, or (if cancelled before any byte) nothing."""
         self._check_usable()
+        view = memoryview(frame)
         if not self._write_lock.locked():
-            view = memoryview(frame)
             n = self._write_some(view)
             if n == len(view):
                 return
@@ -378,24 +464,28 @@ class Driver(DriverCalls):
                 self._write_lock.acquire_nowait()
                 try:
                     with anyio.CancelScope(shield=True):
-                        await self._write_rest(view[n:])
+                        await self._write_blocked(view[n:], first=False)
                 finally:
                     self._write_lock.release()
                 return
         async with self._write_lock:
-            view = memoryview(frame)
-            n = 0
-            while n == 0:
+            await self._write_blocked(view, first=True)
+
+    async def _write_blocked(self, view: memoryview, first: bool) -> None:
+        """The pipe is full: write the rest as it drains, reading meanwhile
+        (the helper may be blocked writing to us). With first, nothing was
+        written yet, so cancellation is allowed until the first byte."""
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._until, lambda: False)  # reads, or stands by to
+            while view:
                 await anyio.wait_writable(self._wfd)
                 self._check_usable()
                 n = self._write_some(view)
-            with anyio.CancelScope(shield=True):
-                await self._write_rest(view[n:])
-
-    async def _write_rest(self, view: memoryview) -> None:
-        while view:
-            await anyio.wait_writable(self._wfd)
-            view = view[self._write_some(view) :]
+                view = view[n:]
+                if first and n:
+                    first = False
+                    tg.cancel_scope.shield = True
+            tg.cancel_scope.cancel()
 
     # ---- reading and applying effects --------------------------------------
 
@@ -423,29 +513,11 @@ class Driver(DriverCalls):
         for frame in frames[1:]:
             self._apply(self._router.receive(frame))
 
-    async def _reader(self) -> None:
-        """Read frames until the helper's stdout ends; then fail what is left."""
-        try:
-            while True:
-                await anyio.wait_readable(self._rfd)
-                try:
-                    data = os.read(self._rfd, READ_SIZE)
-                except BlockingIOError:
-                    continue
-                if not data:
-                    break
-                for frame in self._decoder.feed(data):
-                    self._apply(self._router.receive(frame))
-        except HelperProtocolError as exc:
-            self._failure = exc
-            with contextlib.suppress(ProcessLookupError):
-                self._popen.kill()
-        except OSError as exc:
-            self._failure = HelperExited(f"reading from the helper failed: {exc}")
-        finally:
-            self._finish()
-
     def _finish(self) -> None:
+        """The helper's output ended: fail what is pending, end every stream."""
+        if self._eof:
+            return
+        self._eof = True
         if self._failure is None and not self._closed:
             rc = self._popen.poll()
             self._failure = HelperExited(f"the helper exited (status {rc})")
@@ -460,23 +532,29 @@ class Driver(DriverCalls):
         self._router.pending.clear()
         for state in self._states.values():
             state.lose()
-        self._reader_done.set()
+        for pl in list(self._gates):
+            self._release_gate(pl)
+        for ev in self._sleepers:
+            ev.set()
 
     def _settle(self, reqid: int, value: object, error: BaseException | None) -> None:
         waiter = self._waiters.pop(reqid, None)
         if waiter is None:
             return
         waiter.value, waiter.error = value, error
-        waiter.done.set()
+        waiter.finished = True
+        if waiter.wake is not None:
+            waiter.wake.set()
         self._open_gate(waiter)
 
     def _open_gate(self, waiter: _Waiter) -> None:
         if waiter.gate is not None:
-            pl, gate = waiter.gate
-            if self._gates.get(pl) is gate:
-                del self._gates[pl]
-            gate.set()
+            self._release_gate(waiter.gate)
             waiter.gate = None
+
+    def _release_gate(self, pl: tuple[int, ...]) -> None:
+        for ev in self._gates.pop(pl, ()):
+            ev.set()
 
     def _lose_under(self, prefix: tuple[int, ...]) -> None:
         n = len(prefix)
@@ -535,20 +613,14 @@ class Driver(DriverCalls):
         with anyio.CancelScope(shield=True):
             anyio.notify_closing(self._wfd)
             os.close(self._wfd)
-            if not self._reader_started:  # the hello failed: nothing to wind down
-                with contextlib.suppress(ProcessLookupError):
-                    self._popen.kill()
-                await self._helper_exit_status()
-                os.close(self._rfd)
-                return
             grace = _spec.OPTIONS["shutdown_grace_ms"][0] / 1000
             with anyio.move_on_after(grace + CLOSE_MARGIN) as scope:
-                await self._reader_done.wait()
-            if scope.cancelled_caught:
+                await self._until(lambda: self._eof)
+            if scope.cancelled_caught:  # the helper does not wind down: kill it
                 with contextlib.suppress(ProcessLookupError):
                     self._popen.send_signal(signal.SIGKILL)
+                await self._until(lambda: self._eof)
             await self._helper_exit_status()
-            await self._reader_done.wait()
             os.close(self._rfd)
 
 
@@ -596,16 +668,13 @@ async def open_driver(
     popen, wfd, rfd = _spawn([*exec_prefix, path], env)
     drv = Driver(popen, wfd, rfd)
     try:
-        async with anyio.create_task_group() as tg:
-            try:
-                await drv._read_hello()
-                drv._reader_started = True
-                tg.start_soon(drv._reader)
-                for name, value in opts.items():
-                    await drv.setopt((), name, value)
-                yield drv
-            finally:
-                await drv.aclose()
+        try:
+            await drv._read_hello()
+            for name, value in opts.items():
+                await drv.setopt((), name, value)
+            yield drv
+        finally:
+            await drv.aclose()
     finally:
         if popen.poll() is None:  # only if the hello failed: never leave the helper behind
             popen.kill()

@@ -395,7 +395,8 @@ class Router:
 
 
 class StreamBuffer:
-    """One stream's received, unread output, and the credit owed back."""
+    """One stream's received, unread output, and the credit owed back
+    (``unreturned``: bytes consumed but not yet handed back to the helper)."""
 
     __slots__ = ("_chunks", "eof", "size", "unreturned")
 
@@ -429,10 +430,3 @@ class StreamBuffer:
         self.size -= len(chunk)
         self.unreturned += len(chunk)
         return chunk
-
-    def credit_due(self) -> int:
-        """Credit to return now (batched), or 0."""
-        if self.unreturned < CREDIT_BATCH or self.eof:
-            return 0
-        amount, self.unreturned = min(self.unreturned, 0xFFFFFFFF), 0
-        return amount
