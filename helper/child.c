@@ -175,38 +175,57 @@ int ah_child_spawn(struct ah_call *c, int use_clone, int64_t flags)
     return AH_ST_OK;
 }
 
-static _Noreturn void exec_side(pid_t parent, int p[4][2], const char *file, char *const argv[], char *const envp[])
+/* spawn runs in a clone(CLONE_VM | CLONE_VFORK) child on its own stack, as
+ * posix_spawn does: no page tables are copied and we are suspended until it
+ * execs or exits, so it can leave the exec errno in our memory and we can
+ * answer the call at once. It touches no memory of ours but that errno. */
+struct spawn_args {
+    int (*p)[2];
+    const char *file;
+    char *const *argv;
+    char *const *envp;
+    pid_t parent;
+    int err;
+};
+
+static char spawn_stack[256 * 1024] __attribute__((aligned(16)));
+
+static int spawn_child(void *arg)
 {
-    if (dup2(p[0][0], 0) < 0 || dup2(p[1][1], 1) < 0 || dup2(p[2][1], 2) < 0)
-        _exit(AH_EXIT_TEMP);
-    ah_sig_before_exec();
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
-        _exit(AH_EXIT_TEMP);
-    execvpe(file, argv, envp ? envp : environ);
-    int32_t err = errno;
-    if (write(p[3][1], &err, sizeof(err)) < 0)
-        _exit(AH_EXIT_TEMP);
+    struct spawn_args *a = arg;
+    if (dup2(a->p[0][0], 0) < 0 || dup2(a->p[1][1], 1) < 0 || dup2(a->p[2][1], 2) < 0) {
+        a->err = errno;
+        _exit(127);
+    }
+    ah_sig_before_exec(); /* dispositions are not shared: CLONE_SIGHAND is not set */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != a->parent) {
+        a->err = ESRCH;
+        _exit(127);
+    }
+    execvpe(a->file, a->argv, a->envp ? a->envp : environ);
+    a->err = errno;
     _exit(127);
 }
 
 int ah_child_spawn_exec(struct ah_call *c, const char *file, char *const argv[], char *const envp[])
 {
     int p[4][2];
-    pid_t parent = getpid();
     if (make_pipes(p) < 0)
         return AH_ST_ERRNO;
-    pid_t pid = fork();
-    if (pid < 0) {
+    struct spawn_args a = {p, file, argv, envp, getpid(), 0};
+    pid_t pid = clone(spawn_child, spawn_stack + sizeof(spawn_stack), CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+    if (pid < 0 || a.err != 0) {
+        if (pid >= 0)
+            errno = a.err; /* the child exits 127; reaped as an unknown pid */
         close_pipes(p);
         return AH_ST_ERRNO;
     }
-    if (pid == 0)
-        exec_side(parent, p, file, argv, envp);
     struct ah_child *ch = parent_side(p, pid);
-    ch->mode = AH_MODE_EXEC_PENDING; /* no marker: the ctl pipe alone tells */
-    ch->exec_reqid = c->reqid;
-    ch->spawned = true;
-    return AH_NOREPLY;
+    ch->mode = AH_MODE_EXECED;
+    close_fd(&ch->fd_ctl);
+    ch->ctl = AH_CTL_EOF;
+    ah_mp_put_int(c->out, pid);
+    return AH_ST_OK;
 }
 
 void ah_children_forget(void)
@@ -455,12 +474,6 @@ static void apply_ctl(struct ah_child *c)
 {
     if (c->mode != AH_MODE_EXEC_PENDING || c->ctl == AH_CTL_OPEN)
         return;
-    if (c->ctl == AH_CTL_ERRNO && c->spawned) { /* the child exits 127 */
-        c->ctl = AH_CTL_OPEN;
-        c->mode = AH_MODE_EXECED;
-        ah_reply_errno(c->pid, c->exec_reqid, c->ctl_errno);
-        return;
-    }
     if (c->ctl == AH_CTL_ERRNO) { /* exec failed: the child is back in its loop */
         c->ctl = AH_CTL_OPEN;
         c->mode = AH_MODE_LOOP;
@@ -470,15 +483,7 @@ static void apply_ctl(struct ah_child *c)
         return;
     }
     c->mode = AH_MODE_EXECED;
-    if (c->spawned) {
-        size_t mark = ah_frame_begin(AH_F_REPLY, 0);
-        ah_buf_put_u32(&ah_self.out, c->exec_reqid);
-        ah_buf_put_u8(&ah_self.out, AH_ST_OK);
-        ah_mp_put_int(&ah_self.out, c->pid);
-        ah_frame_end(mark);
-    } else {
-        ah_reply_ok(c->pid, c->exec_reqid);
-    }
+    ah_reply_ok(c->pid, c->exec_reqid);
     if (ah_buf_len(&c->out_rd) > 0) { /* the program's first bytes, read with the marker */
         ah_emit_output(c->pid, AH_F_STDOUT, ah_buf_head(&c->out_rd), ah_buf_len(&c->out_rd));
         take_credit(c, 0, ah_buf_len(&c->out_rd));

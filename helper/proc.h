@@ -30,7 +30,6 @@ struct ah_child {
     int fd_in, fd_out, fd_err, fd_ctl; /* parent-side ends, -1 once closed */
     enum ah_mode mode;
     uint32_t exec_reqid;
-    bool spawned;      /* made by spawn: the exec reply carries the pid */
     enum ah_ctl ctl;   /* what the ctl pipe said, kept until the exec marker is seen */
     int ctl_errno;
     bool exited;
