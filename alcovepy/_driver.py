@@ -21,6 +21,7 @@ reach a program's stdin.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
 import subprocess
@@ -67,6 +68,7 @@ __all__ = ["Driver", "DriverStatistics", "open_driver"]
 T = TypeVar("T")
 
 READ_SIZE: Final = 256 * 1024
+PIPE_SIZE: Final = 1 << 20  # of the two pipes to the helper
 STDIN_CHUNK: Final = 256 * 1024  # bytes per stdin request
 STDIN_WINDOW: Final = 4  # stdin requests in flight per pipeline
 CLOSE_MARGIN: Final = 5.0  # seconds beyond the helper's grace before it is killed
@@ -287,17 +289,17 @@ class Driver(DriverCalls):
         """Wait for the helper's output and apply every frame of one read."""
         await anyio.wait_readable(self._rfd)
         try:
-            data = os.read(self._rfd, READ_SIZE)
+            n = os.readv(self._rfd, [self._decoder.writable(READ_SIZE)])
         except BlockingIOError:
             return
         except OSError as exc:
             self._failure = self._failure or HelperExited(f"reading from the helper failed: {exc}")
-            data = b""
-        if not data:
+            n = 0
+        if not n:
             self._finish()
             return
         try:
-            for frame in self._decoder.feed(data):
+            for frame in self._decoder.commit(n):
                 self._apply(self._router.receive(frame))
         except HelperProtocolError as exc:
             self._failure = exc
@@ -644,6 +646,9 @@ def _spawn(argv: list[str], env: Mapping[str, str] | None) -> tuple[subprocess.P
         os.close(from_helper_w)
     os.set_blocking(to_helper_w, False)
     os.set_blocking(from_helper_r, False)
+    for fd in (to_helper_w, from_helper_r):  # fewer, larger reads and writes; best effort
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
     return popen, to_helper_w, from_helper_r
 
 

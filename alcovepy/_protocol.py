@@ -68,7 +68,7 @@ __all__ = [
 ]
 
 FRAME_SLACK = 2048  # pids prepended on the way up
-CREDIT_BATCH = 64 * 1024  # hand credit back once this much output was consumed
+CREDIT_BATCH = 256 * 1024  # hand credit back once this much output was consumed
 STDOUT, STDERR = 0, 1
 
 _LEN = struct.Struct(">I")
@@ -89,19 +89,40 @@ class Frame(NamedTuple):
 
 
 class FrameDecoder:
-    """Cuts the helper's byte stream into frames."""
+    """Cuts the helper's byte stream into frames.
 
-    __slots__ = ("_buf",)
+    The I/O layer reads straight into :meth:`writable` and reports the count
+    to :meth:`commit` (no allocation per read); :meth:`feed` copies bytes in.
+    Each frame body is copied out exactly once.
+    """
 
-    def __init__(self) -> None:
-        self._buf = bytearray()
+    __slots__ = ("_buf", "_end", "_start", "_view")
 
-    def feed(self, data: bytes) -> list[Frame]:
-        """Add data; return every frame now complete (possibly none)."""
-        buf = self._buf
-        buf += data
+    def __init__(self, capacity: int = 1 << 20) -> None:
+        self._buf = bytearray(capacity)
+        self._view = memoryview(self._buf)
+        self._start = 0
+        self._end = 0
+
+    def writable(self, size: int) -> memoryview:
+        """Room for at least size more bytes, after the bytes held."""
+        if len(self._buf) - self._end < size:
+            held = self._end - self._start
+            if held + size > len(self._buf):  # grow: a new buffer (the old may be viewed)
+                buf = bytearray(max(2 * len(self._buf), held + size))
+                buf[:held] = self._view[self._start : self._end]
+                self._buf, self._view = buf, memoryview(buf)
+            else:
+                self._view[:held] = self._view[self._start : self._end]
+            self._start, self._end = 0, held
+        return self._view[self._end :]
+
+    def commit(self, n: int) -> list[Frame]:
+        """n bytes were written into :meth:`writable`: return every frame now complete."""
+        self._end += n
+        buf, view = self._buf, self._view
         frames: list[Frame] = []
-        pos, end = 0, len(buf)
+        pos, end = self._start, self._end
         while end - pos >= 4:
             (length,) = _LEN.unpack_from(buf, pos)
             if length < 2 or length > _spec.MAX_FRAME + FRAME_SLACK:
@@ -114,15 +135,22 @@ class FrameDecoder:
             if body_at > stop:
                 raise HelperProtocolError(f"frame of {length} bytes cannot hold depth {depth}")
             pids = struct.unpack_from(f">{depth}I", buf, pos + 6) if depth else ()
-            frames.append(Frame(ftype, pids, bytes(buf[body_at:stop])))
+            frames.append(Frame(ftype, pids, view[body_at:stop].tobytes()))
             pos = stop
-        del buf[:pos]
+        if pos == end:
+            pos = end = 0
+        self._start, self._end = pos, end
         return frames
+
+    def feed(self, data: bytes) -> list[Frame]:
+        """Add data; return every frame now complete (possibly none)."""
+        self.writable(len(data))[: len(data)] = data
+        return self.commit(len(data))
 
     @property
     def buffered(self) -> int:
         """Bytes held for an incomplete frame."""
-        return len(self._buf)
+        return self._end - self._start
 
 
 def _header(ftype: int, depth: int, extra: str) -> struct.Struct:

@@ -35,7 +35,9 @@
 
 extern char **environ;
 
-#define AH_READ_CHUNK 65536
+#define AH_READ_CHUNK (256 * 1024)
+#define AH_BIG_PIPE (1 << 20)           /* pipe size for a stream that proved busy */
+#define AH_BUSY_STREAM (4u << 20)       /* bytes after which a stream counts as busy */
 #define AH_DRAIN_MAX (4u << 20) /* bytes read from a dead child's pipe, ignoring credit */
 #define AH_FRAME_SLACK 2048     /* room for pids prepended on the way up */
 
@@ -381,6 +383,16 @@ static void take_credit(struct ah_child *c, int stream, size_t n)
         *cr = *cr > (int64_t)n ? *cr - (int64_t)n : 0;
 }
 
+/* A child that streams a lot gets a bigger stdout pipe: fewer wake-ups per
+ * byte. Done lazily and best effort (pipe pages are accounted per user). */
+static void note_stdout(struct ah_child *c, size_t n)
+{
+    uint64_t before = c->out_bytes;
+    c->out_bytes += n;
+    if (before < AH_BUSY_STREAM && c->out_bytes >= AH_BUSY_STREAM && c->fd_out >= 0)
+        (void)fcntl(c->fd_out, F_SETPIPE_SZ, AH_BIG_PIPE);
+}
+
 /* Read one chunk of raw output straight into an output frame. Returns the
  * bytes read, 0 at EOF (stream closed) or -1 when nothing is ready. */
 static ssize_t read_raw(struct ah_child *c, int stream, bool ignore_credit)
@@ -398,6 +410,8 @@ static ssize_t read_raw(struct ah_child *c, int stream, bool ignore_credit)
         ah_self.out.end += (size_t)n;
         ah_frame_end(mark);
         take_credit(c, stream, (size_t)n);
+        if (stream == 0)
+            note_stdout(c, (size_t)n);
         return n;
     }
     ah_self.out.end = ah_self.out.start + mark; /* drop the unused header */
@@ -460,6 +474,7 @@ static ssize_t read_frames(struct ah_child *c)
     ssize_t n = AH_RETRY(read(c->fd_out, dst, AH_READ_CHUNK));
     if (n > 0) {
         c->out_rd.end += (size_t)n;
+        note_stdout(c, (size_t)n);
         relay_frames(c);
         return n;
     }

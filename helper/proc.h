@@ -36,6 +36,7 @@ struct ah_child {
     int status;        /* wait status, once exited */
     int64_t credit[2]; /* output credit of stdout, stderr in bytes; -1 = unlimited */
     int64_t signaloneof;
+    uint64_t out_bytes; /* read from stdout so far: a busy stream gets a bigger pipe */
     struct ah_buf in_q;   /* bytes waiting for fd_in */
     uint64_t in_queued, in_written;
     struct ah_ack *acks;
