@@ -339,7 +339,20 @@ void ah_child_stdin(struct ah_child *c, uint32_t reqid, const uint8_t *data, siz
         ah_reply_errno(c->pid, reqid, EPIPE);
         return;
     }
-    ah_buf_append(&c->in_q, data, len);
+    size_t done = 0;
+    if (ah_buf_len(&c->in_q) == 0) { /* write straight from the request: no copy */
+        ssize_t n = AH_RETRY(write(c->fd_in, data, len));
+        if (n < 0 && errno != EAGAIN) {
+            ah_reply_errno(c->pid, reqid, errno);
+            close_stdin(c, errno);
+            return;
+        }
+        done = n > 0 ? (size_t)n : 0;
+        c->in_written += done;
+    }
+    ah_buf_append(&c->in_q, data + done, len - done);
+    if (c->in_queued < AH_BUSY_STREAM && c->in_queued + len >= AH_BUSY_STREAM)
+        (void)fcntl(c->fd_in, F_SETPIPE_SZ, AH_BIG_PIPE); /* a busy stdin: see note_stdout */
     c->in_queued += len;
     push_ack(c, reqid, false);
     ah_child_on_stdin_writable(c);
