@@ -1,0 +1,163 @@
+"""The printed tables and the JSON record of a run."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from typing import TYPE_CHECKING
+
+import alcovepy
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from pathlib import Path
+
+    from benchmarks._config import Sizes
+    from benchmarks._core import Case
+    from benchmarks._runner import Results
+    from benchmarks._targets import Verdict
+
+__all__ = ["fmt", "table", "verdict_table", "write_json"]
+
+
+def fmt(value: float | None) -> str:
+    """A figure with as many digits as a noisy measurement deserves."""
+    if value is None:
+        return "-"
+    a = abs(value)
+    if a >= 1000:
+        return f"{value:,.0f}"
+    if a >= 100:
+        return f"{value:.0f}"
+    if a >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def _grid(header: Sequence[str], rows: Sequence[Sequence[str]], right: set[int]) -> str:
+    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(
+            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+def medians(results: Results) -> dict[tuple[str, str], float]:
+    return {k: m for k, s in results.items() if (m := s.median) is not None}
+
+
+def table(cases: Sequence[Case], results: Results, backends: Sequence[str]) -> str:
+    """Every case under every backend: median, min, max, samples, ratio to its baseline."""
+    med = medians(results)
+    rows: list[list[str]] = []
+    for c in cases:
+        for b in backends:
+            s = results.get((b, c.name))
+            if s is None:
+                continue
+            ratio = "-"
+            m = s.median
+            if c.baseline and m is not None and (base := med.get((b, c.baseline))):
+                ratio = f"{m / base:.2f}x {c.baseline}"
+            status = f"skipped: {s.skipped}" if s.skipped else (f"{len(s.errors)} errors" if s.errors else "")
+            rows.append([c.name, b, c.unit, fmt(m), fmt(s.min), fmt(s.max), str(len(s.samples)), ratio, status])
+    header = ["case", "backend", "unit", "median", "min", "max", "n", "ratio", ""]
+    return _grid(header, rows, {3, 4, 5, 6})
+
+
+def verdict_table(verdicts: Sequence[Verdict]) -> str:
+    rows = [
+        [
+            str(v.target.item),
+            v.target.label,
+            v.backend,
+            fmt(v.measured),
+            v.target.rule(),
+            "n/a" if v.passed is None else ("PASS" if v.passed else "FAIL"),
+            v.note,
+        ]
+        for v in verdicts
+    ]
+    return _grid(["#", "target", "backend", "measured", "needs", "", "note"], rows, {3})
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=os.path.dirname(__file__)
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return out.stdout.strip()
+
+
+def write_json(
+    path: Path,
+    cases: Sequence[Case],
+    results: Results,
+    verdicts: Sequence[Verdict],
+    sizes: Sizes,
+    backends: Sequence[str],
+    extra: Mapping[str, str],
+) -> None:
+    record = {
+        "meta": {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "python": sys.version,
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "alcovepy": alcovepy.__version__,
+            "commit": _git_commit(),
+            "backends": list(backends),
+            **extra,
+        },
+        "sizes": asdict(sizes),
+        "cases": [
+            {
+                "name": c.name,
+                "title": c.title,
+                "group": c.group,
+                "unit": c.unit,
+                "higher_is_better": c.higher_is_better,
+                "baseline": c.baseline,
+                "results": {
+                    b: {
+                        "median": s.median,
+                        "min": s.min,
+                        "max": s.max,
+                        "samples": s.samples,
+                        "errors": s.errors,
+                        "skipped": s.skipped,
+                    }
+                    for b in backends
+                    if (s := results.get((b, c.name))) is not None
+                },
+            }
+            for c in cases
+        ],
+        "targets": [
+            {
+                "item": v.target.item,
+                "label": v.target.label,
+                "case": v.target.case,
+                "baseline": v.target.baseline_for(v.backend) if v.backend != "both" else None,
+                "backend": v.backend,
+                "measured": v.measured,
+                "rule": v.target.rule(),
+                "threshold": v.target.threshold,
+                "passed": v.passed,
+                "note": v.note,
+            }
+            for v in verdicts
+        ],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
