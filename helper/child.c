@@ -285,6 +285,8 @@ static void ack_written(struct ah_child *c)
         ah_reply_ok(c->pid, c->acks[done].reqid);
         done++;
     }
+    if (done == 0)
+        return; /* nothing to drop, and acks may still be NULL: memmove(NULL, ...) is UB */
     c->nacks -= done;
     memmove(c->acks, c->acks + done, c->nacks * sizeof(*c->acks));
 }
