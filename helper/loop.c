@@ -15,6 +15,8 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -82,6 +84,20 @@ static size_t build_poll(void)
     return n;
 }
 
+/* A frame we cannot parse: our state may be corrupt, so we stop serving,
+ * but the replies to the frames before it still go out. */
+static _Noreturn void protocol_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static _Noreturn void protocol_error(const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    ah_out_flush();
+    ah_die(AH_EXIT_PROTOCOL, "%s", msg);
+}
+
 /* A request for pid that cannot be delivered: answer it if it expects an answer. */
 static void no_such_process(uint8_t type, const uint8_t *body, size_t blen, const char *why)
 {
@@ -102,7 +118,7 @@ static void on_parent_op(struct ah_child *c, uint8_t type, const uint8_t *body, 
         ah_child_credit(c, body[0], ah_get_u32(body + 1));
         break;
     default:
-        ah_die(AH_EXIT_PROTOCOL, "frame type %u", type);
+        protocol_error("frame type %u", type);
     }
 }
 
@@ -119,7 +135,7 @@ static void on_local(uint8_t type, const uint8_t *body, size_t blen)
     case AH_F_CREDIT:
         break;
     default:
-        ah_die(AH_EXIT_PROTOCOL, "frame type %u", type);
+        protocol_error("frame type %u", type);
     }
 }
 
@@ -127,18 +143,18 @@ static void on_local(uint8_t type, const uint8_t *body, size_t blen)
 static void route(const uint8_t *f, uint32_t len)
 {
     if (len < 2)
-        ah_die(AH_EXIT_PROTOCOL, "frame of %u bytes", len);
+        protocol_error("frame of %u bytes", len);
     uint8_t type = f[0], depth = f[1];
     size_t hdr = 2 + 4 * (size_t)depth;
     if (hdr > len)
-        ah_die(AH_EXIT_PROTOCOL, "frame of %u bytes with depth %u", len, depth);
+        protocol_error("frame of %u bytes with depth %u", len, depth);
     const uint8_t *body = f + hdr;
     size_t blen = len - hdr;
     static const size_t min_body[] = {[AH_F_CALL] = 6, [AH_F_STDIN] = 4, [AH_F_CLOSE_STDIN] = 4, [AH_F_CREDIT] = 5};
     if (type < AH_F_CALL || type > AH_F_CREDIT)
-        ah_die(AH_EXIT_PROTOCOL, "frame type %u", type);
+        protocol_error("frame type %u", type);
     if (blen < min_body[type])
-        ah_die(AH_EXIT_PROTOCOL, "frame type %u with a %zu-byte body", type, blen);
+        protocol_error("frame type %u with a %zu-byte body", type, blen);
     if (depth == 0)
         return on_local(type, body, blen);
     struct ah_child *c = ah_child_find((pid_t)ah_get_u32(f + 2));
@@ -148,6 +164,8 @@ static void route(const uint8_t *f, uint32_t len)
         return on_parent_op(c, type, body, blen);
     if (c->mode == AH_MODE_EXECED)
         return no_such_process(type, body, blen, "the process has exec'd");
+    if (c->fd_in < 0)
+        return no_such_process(type, body, blen, "the process's stdin is closed: it is shutting down");
     ah_child_forward(c, f, len);
 }
 
@@ -166,7 +184,7 @@ static void on_stdin(void)
     while (ah_buf_len(in) >= 4) {
         uint32_t len = ah_get_u32(ah_buf_head(in));
         if (len > AH_MAX_FRAME)
-            ah_die(AH_EXIT_PROTOCOL, "frame of %u bytes exceeds the limit", len);
+            protocol_error("frame of %u bytes exceeds the limit", len);
         if (ah_buf_len(in) < 4 + (size_t)len)
             break;
         route(ah_buf_head(in) + 4, len);
