@@ -102,7 +102,7 @@ def flags(family: str, name: str, value: object) -> int | str | list[int | str]:
     """A constant or a list of them; OR-ed here when all are ints."""
     if isinstance(value, int | str):
         return constant(family, name, value)
-    if not isinstance(value, Sequence):
+    if isinstance(value, bytes | bytearray | memoryview) or not isinstance(value, Sequence):
         raise TypeError(f"{name} must be a constant or a list of constants, not {type(value).__name__}")
     items = [constant(family, f"{name}[{i}]", v) for i, v in enumerate(value)]
     if all(isinstance(i, int) for i in items):
@@ -130,7 +130,9 @@ def option_value(opt: str, value: object) -> int:
 def handler(name: str, value: object) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or value.upper() not in _HANDLERS:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str ({', '.join(_HANDLERS)}) or None, not {type(value).__name__}")
+    if value.upper() not in _HANDLERS:
         raise ValueError(f"{name} must be one of {', '.join(_HANDLERS)} or None, not {value!r}")
     return value.upper()
 

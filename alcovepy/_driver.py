@@ -354,6 +354,8 @@ class Driver(DriverCalls):
 
         A program sees end of file; a control process shuts its subtree
         down and exits.
+
+        Cancellation: the close may still happen; later writes then fail.
         """
         pl = _a.pipeline(pipeline)
         if not pl:
@@ -401,16 +403,25 @@ class Driver(DriverCalls):
         buf.unreturned -= amount
 
     async def stdout(self, pipeline: PipelineLike, max_bytes: int = 65536) -> bytes:
-        """The next chunk of stdout of the process at pipeline; b"" at end of file."""
+        """The next chunk of stdout of the process at pipeline; b"" at end of file.
+
+        Cancellation: no output is lost; the next call returns it.
+        """
         return await self._receive(_a.pipeline(pipeline), STDOUT, max_bytes)
 
     async def stderr(self, pipeline: PipelineLike, max_bytes: int = 65536) -> bytes:
-        """The next chunk of stderr of the process at pipeline; b"" at end of file."""
+        """The next chunk of stderr of the process at pipeline; b"" at end of file.
+
+        Cancellation: no output is lost; the next call returns it.
+        """
         return await self._receive(_a.pipeline(pipeline), STDERR, max_bytes)
 
     async def event(self, pipeline: PipelineLike) -> Event | None:
         """The next event of the process at pipeline; None once it is gone
-        and every event was taken."""
+        and every event was taken.
+
+        Cancellation: no event is lost; the next call returns it.
+        """
         state = self._state(_a.pipeline(pipeline))
         while True:
             if state.events:
@@ -426,6 +437,8 @@ class Driver(DriverCalls):
 
         Raises ProcessLookupError if it became unreachable (its parent exec'd
         or died) so that its status cannot be known.
+
+        Cancellation: safe; the status stays available to a later wait().
         """
         pl = _a.pipeline(pipeline)
         if not pl:

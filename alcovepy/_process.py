@@ -134,6 +134,7 @@ class Process(ProcessCalls):
 
     @property
     def driver(self) -> Driver:
+        """The Driver this process belongs to."""
         return self._driver
 
     @property
@@ -145,12 +146,18 @@ class Process(ProcessCalls):
         return self.pipeline
 
     async def fork(self) -> Process:
-        """fork a control child of this process; see ``Driver.fork``."""
+        """fork a control child of this process; see ``Driver.fork``.
+
+        Cancellation: the child may still be created; it is ended with the Driver.
+        """
         pid = await self._driver.fork(self.pipeline)
         return Process._create(self._driver, (*self.pipeline, pid))
 
     async def clone(self, flags: Flags) -> Process:
-        """clone a control child into new namespaces; see ``Driver.clone``."""
+        """clone a control child into new namespaces; see ``Driver.clone``.
+
+        Cancellation: the child may still be created; it is ended with the Driver.
+        """
         pid = await self._driver.clone(self.pipeline, flags)
         return Process._create(self._driver, (*self.pipeline, pid))
 
@@ -161,12 +168,17 @@ class Process(ProcessCalls):
 
         Returns once the program runs; raises its exec errno otherwise. env
         None inherits this process's environment. See ``Driver.spawn``.
+
+        Cancellation: the program may still start; it is ended with the Driver.
         """
         pid = await self._driver.spawn(self.pipeline, file, argv, env)
         return Process._create(self._driver, (*self.pipeline, pid))
 
     async def event(self) -> Event | None:
-        """The next event of this process, or None once it is gone."""
+        """The next event of this process, or None once it is gone.
+
+        Cancellation: no event is lost.
+        """
         return await self._driver.event(self.pipeline)
 
     @property
@@ -175,5 +187,8 @@ class Process(ProcessCalls):
         return _Events(self._driver, self.pipeline)
 
     async def wait(self) -> int:
-        """Wait for exit: the exit code, or -signal (like ``Popen.returncode``)."""
+        """Wait for exit: the exit code, or -signal (like ``Popen.returncode``).
+
+        Cancellation: safe; a later wait() still returns the status.
+        """
         return await self._driver.wait(self.pipeline)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import struct
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Annotated, ClassVar, NamedTuple
 
 import msgspec
 
@@ -75,6 +75,7 @@ _LEN = struct.Struct(">I")
 _ENCODER = msgspec.msgpack.Encoder()
 _INT_LIST = msgspec.msgpack.Decoder(list[int])
 _INT = msgspec.msgpack.Decoder(int)
+_ERRNO = msgspec.msgpack.Decoder(Annotated[int, msgspec.Meta(ge=1, le=4095)])  # Linux's MAX_ERRNO
 _STR = msgspec.msgpack.Decoder(str)
 _HELLO = msgspec.msgpack.Decoder(tuple[int, str, str, int])
 _HEADERS: dict[tuple[int, int], struct.Struct] = {}
@@ -364,7 +365,7 @@ class Router:
     def _error(self, pending: Pending, status: int, value: memoryview) -> BaseException:
         name, pl = pending.what, pending.pipeline
         if status == _spec.STATUS_ERRNO:
-            return call_error(_INT.decode(value), name, pl)
+            return call_error(_ERRNO.decode(value), name, pl)
         message = _STR.decode(value)
         if status == _spec.STATUS_NOPROC:
             return no_such_process(name, pl, message)
@@ -426,10 +427,11 @@ class StreamBuffer:
     """One stream's received, unread output, and the credit owed back
     (``unreturned``: bytes consumed but not yet handed back to the helper)."""
 
-    __slots__ = ("_chunks", "eof", "size", "unreturned")
+    __slots__ = ("_chunks", "_offset", "eof", "size", "unreturned")
 
     def __init__(self) -> None:
         self._chunks: deque[bytes] = deque()
+        self._offset = 0  # bytes of the first chunk already pulled
         self.size = 0
         self.eof = False
         self.unreturned = 0
@@ -449,12 +451,14 @@ class StreamBuffer:
         """Up to max_bytes of the oldest output; b"" if none is buffered."""
         if not self._chunks:
             return b""
-        chunk = self._chunks[0]
-        if len(chunk) <= max_bytes:
+        chunk, off = self._chunks[0], self._offset
+        if len(chunk) - off <= max_bytes:
             self._chunks.popleft()
+            self._offset = 0
+            piece = chunk[off:] if off else chunk
         else:
-            self._chunks[0] = chunk[max_bytes:]
-            chunk = chunk[:max_bytes]
-        self.size -= len(chunk)
-        self.unreturned += len(chunk)
-        return chunk
+            piece = chunk[off : off + max_bytes]
+            self._offset = off + max_bytes
+        self.size -= len(piece)
+        self.unreturned += len(piece)
+        return piece

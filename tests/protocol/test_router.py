@@ -247,10 +247,6 @@ def test_any_errno_becomes_an_oserror(code: int) -> None:
     assert err.errno == code
 
 
-@pytest.mark.xfail(
-    reason="bug: an errno outside C int range makes os.strerror raise OverflowError out of Router.receive",
-    strict=True,
-)
 @pytest.mark.parametrize("code", [2**31, -(2**31) - 1, 2**63])
 def test_errno_out_of_c_int_range_is_a_protocol_error(code: int) -> None:
     router = Router()
