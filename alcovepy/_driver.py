@@ -490,17 +490,23 @@ class Driver(DriverCalls):
         """The pipe is full: write the rest as it drains, reading meanwhile
         (the helper may be blocked writing to us). With first, nothing was
         written yet, so cancellation is allowed until the first byte."""
+        error: Exception | None = None  # raised after the task group, not grouped
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._until, lambda: False)  # reads, or stands by to
-            while view:
-                await anyio.wait_writable(self._wfd)
-                self._check_usable()
-                n = self._write_some(view)
-                view = view[n:]
-                if first and n:
-                    first = False
-                    tg.cancel_scope.shield = True
+            try:
+                while view:
+                    await anyio.wait_writable(self._wfd)
+                    self._check_usable()
+                    n = self._write_some(view)
+                    view = view[n:]
+                    if first and n:
+                        first = False
+                        tg.cancel_scope.shield = True
+            except Exception as exc:
+                error = exc
             tg.cancel_scope.cancel()
+        if error is not None:
+            raise error
 
     # ---- reading and applying effects --------------------------------------
 
