@@ -2,7 +2,8 @@
 
 Builds the C baselines, runs every case under each backend, interleaved,
 for a number of rounds; prints the table of medians and the targets of
-issue 3; writes benchmarks/results/latest.json and latest.png.
+issue 3; writes benchmarks/results/latest.json, latest.md (the tables in
+Markdown) and latest.png.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from benchmarks._build import build_baselines
 from benchmarks._chart import write_chart
 from benchmarks._config import FULL, QUICK
 from benchmarks._core import BACKENDS, CASES, ordered
-from benchmarks._report import medians, table, verdict_table, write_json
+from benchmarks._report import markdown, medians, table, verdict_table, write_json
 from benchmarks._runner import run
 from benchmarks._targets import TARGETS, Verdict, backend_targets, evaluate
 
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(table(cases, results, backends))
     print()
-    print(verdict_table(verdicts))
+    print(verdict_table(verdicts) if verdicts else "(no target has its cases in this run)")
     passed = sum(1 for v in verdicts if v.passed)
     failed = sum(1 for v in verdicts if v.passed is False)
     print(f"\ntargets: {passed} pass, {failed} fail, {len(verdicts) - passed - failed} not measured; {elapsed:.0f} s")
@@ -95,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error in {n} ({b}): {e}")
 
     write_json(args.output, cases, results, verdicts, sizes, backends, {"elapsed_s": f"{elapsed:.1f}"})
+    args.output.with_suffix(".md").write_text(markdown(cases, results, verdicts, backends))
     png = args.output.with_suffix(".png")
     why_not = write_chart(png, cases, results, verdicts, backends)
     print(f"wrote {args.output}" + (f"; {why_not}" if why_not else f" and {png}"))

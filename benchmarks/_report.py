@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from benchmarks._runner import Results
     from benchmarks._targets import Verdict
 
-__all__ = ["fmt", "table", "verdict_table", "write_json"]
+__all__ = ["fmt", "markdown", "table", "verdict_table", "write_json"]
 
 
 def fmt(value: float | None) -> str:
@@ -161,3 +161,36 @@ def write_json(
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+
+
+def markdown(cases: Sequence[Case], results: Results, verdicts: Sequence[Verdict], backends: Sequence[str]) -> str:
+    """The two tables as Markdown (medians with min-max; targets), for the README."""
+    med = medians(results)
+    head = "| case | unit | " + " | ".join(f"{b} median (min-max)" for b in backends) + " | ratio to |"
+    lines = [head, "|" + "---|" * (len(backends) + 3)]
+    for c in cases:
+        cells = []
+        for b in backends:
+            s = results.get((b, c.name))
+            if s is None or s.median is None:
+                cells.append("-")
+                continue
+            base = med.get((b, c.baseline)) if c.baseline else None
+            ratio = f" = {s.median / base:.2f}x" if base else ""
+            cells.append(f"{fmt(s.median)} ({fmt(s.min)}-{fmt(s.max)}){ratio}")
+        lines.append(f"| {c.name} | {c.unit} | " + " | ".join(cells) + f" | {c.baseline or ''} |")
+    lines += ["", "| # | target | needs | " + " | ".join(backends) + " |", "|" + "---|" * (len(backends) + 3)]
+    for t in dict.fromkeys(id(v.target) for v in verdicts if v.backend != "both"):
+        mine = [v for v in verdicts if id(v.target) == t]
+        target = mine[0].target
+        cells = [next((_mark(v) for v in mine if v.backend == b), "-") for b in backends]
+        lines.append(f"| {target.item} | {target.label} | {target.rule()} | " + " | ".join(cells) + " |")
+    both = [v for v in verdicts if v.backend == "both"]
+    if both:
+        lines += ["", "| 8 | trio cost / asyncio cost, ≤ 1.3x |", "|---|---|"]
+        lines += [f"| {v.target.case} | {_mark(v)} |" for v in both]
+    return "\n".join(lines) + "\n"
+
+
+def _mark(v: Verdict) -> str:
+    return f"{fmt(v.measured)} " + ("n/a" if v.passed is None else ("PASS" if v.passed else "**FAIL**"))
