@@ -193,7 +193,7 @@ class DriverCalls:
         still take effect in the process; its late reply is discarded."""
         return await self._call(pipeline, _s.CALL_RLIMIT_CONSTANT, (_a.cstr("name", name),))
 
-    async def spawn(self, pipeline: PipelineLike, file: StrOrBytes, argv: Sequence[StrOrBytes], env: Sequence[StrOrBytes] | None) -> int:
+    async def spawn(self, pipeline: PipelineLike, file: StrOrBytes, argv: Sequence[StrOrBytes], env: Sequence[StrOrBytes] | None = None) -> int:
         """Fork a child that execs file (PATH search) at once, with stdio pipes like any child: one request instead of fork + execvp. env None inherits the environment. Returns the pid once the program runs; raises the exec errno (e.g. FileNotFoundError) if it cannot.
 
         Cancellation: if cancelled after the request was sent, the call may

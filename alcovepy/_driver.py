@@ -373,15 +373,16 @@ class Driver(DriverCalls):
         state = self._state(pl)
         buf = state.buffers[stream]
         while True:
-            chunk = buf.pull(max_bytes)
-            if chunk:
-                if buf.unreturned >= CREDIT_BATCH:
-                    self._return_credit_nowait(pl, stream, buf)
-                await anyio.lowlevel.checkpoint()
-                return chunk
-            if buf.eof or self._eof:
-                await anyio.lowlevel.checkpoint()
-                return b""
+            if buf.size or buf.eof or self._eof:
+                await anyio.lowlevel.checkpoint()  # cancelled here, nothing was taken
+                chunk = buf.pull(max_bytes)  # no await from here to the return
+                if chunk:
+                    if buf.unreturned >= CREDIT_BATCH:
+                        self._return_credit_nowait(pl, stream, buf)
+                    return chunk
+                if buf.eof or self._eof:
+                    return b""
+                continue  # another reader took it
             if buf.unreturned:  # the helper may be out of credit: never wait owing it
                 await self._return_credit(pl, stream, buf)
             await self._until(lambda: buf.size > 0 or buf.eof, state.watchers)
@@ -424,12 +425,13 @@ class Driver(DriverCalls):
         """
         state = self._state(_a.pipeline(pipeline))
         while True:
-            if state.events:
-                await anyio.lowlevel.checkpoint()
-                return state.events.popleft()
-            if state.gone or self._eof:
-                await anyio.lowlevel.checkpoint()
-                return None
+            if state.events or state.gone or self._eof:
+                await anyio.lowlevel.checkpoint()  # cancelled here, nothing was taken
+                if state.events:
+                    return state.events.popleft()
+                if state.gone or self._eof:
+                    return None
+                continue
             await self._until(lambda: bool(state.events) or state.gone, state.watchers)
 
     async def wait(self, pipeline: PipelineLike) -> int:
@@ -445,6 +447,8 @@ class Driver(DriverCalls):
             raise ValueError("wait: the helper is waited for by leaving open_driver")
         state = self._state(pl)
         while state.returncode is None:
+            if self._eof and self._failure is not None:
+                raise HelperExited(str(self._failure)) from self._failure
             if state.gone or self._eof:
                 raise ProcessLookupError(f"{list(pl)} is unreachable: its exit status is unknown")
             await self._until(lambda: state.returncode is not None or state.gone, state.watchers)

@@ -261,7 +261,11 @@ def gen_spec_py(spec: Spec) -> str:
 
 def _py_params(call: Call) -> tuple[str, str]:
     params, conv = [], []
-    for arg in call.args:
+    # trailing optional arguments default to None
+    optional = len(call.args)
+    while optional > 0 and call.args[optional - 1].base == "optional_argv":
+        optional -= 1
+    for i, arg in enumerate(call.args):
         if arg.base in ("constant", "flags"):
             ann = "Constant" if arg.base == "constant" else "Flags"
             fn = f'_a.{arg.base}("{arg.family}", "{arg.name}", {arg.name})'
@@ -270,7 +274,7 @@ def _py_params(call: Call) -> tuple[str, str]:
         else:
             _, _, ann, pyconv = ARG_TYPES[arg.base]
             fn = f'{pyconv}("{arg.name}", {arg.name})'
-        params.append(f"{arg.name}: {ann}")
+        params.append(f"{arg.name}: {ann}" + (" = None" if i >= optional else ""))
         conv.append(fn)
     tail = ", ".join(conv)
     return ", ".join(params), f"({tail},)" if conv else "()"

@@ -240,11 +240,6 @@ async def test_cancelled_large_stdin_write_leaves_driver_usable(drv: alcovepy.Dr
     assert drv.statistics().pending_requests == 0
 
 
-@pytest.mark.xfail(
-    reason="bug: a stdout/stderr read cancelled while output is buffered loses that chunk "
-    "(Driver._receive pulls from the buffer, then checkpoints)",
-    strict=True,
-)
 async def test_cancelled_stdout_read_loses_no_output(drv: alcovepy.Driver) -> None:
     """A read cancelled while output is already buffered loses nothing: the
     next read returns it."""
@@ -260,11 +255,6 @@ async def test_cancelled_stdout_read_loses_no_output(drv: alcovepy.Driver) -> No
     assert await drv.stdout(child.pipeline) == b""
 
 
-@pytest.mark.xfail(
-    reason="bug: a stdout/stderr read cancelled while output is buffered loses that chunk "
-    "(Driver._receive pulls from the buffer, then checkpoints)",
-    strict=True,
-)
 async def test_cancelled_reads_of_a_stream_lose_nothing(drv: alcovepy.Driver) -> None:
     """Reads of a long output, a third of them cancelled at random points:
     the bytes read still form the whole output, in order."""
