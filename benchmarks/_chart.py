@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from benchmarks._report import fmt, medians
+from benchmarks._report import fmt, fmt_ratio, medians
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -36,7 +36,7 @@ def _target_line(target: Target, verdicts: Sequence[Verdict]) -> str:
     """One line per target: its rule, then each backend's ratio and verdict."""
     base = target.baseline if isinstance(target.baseline, str) else "the loop's own" if target.baseline else ""
     parts = [
-        f"{v.backend} {fmt(v.measured)} " + ("n/a" if v.passed is None else ("PASS" if v.passed else "FAIL"))
+        f"{v.backend} {fmt_ratio(v.measured)} " + ("n/a" if v.passed is None else ("PASS" if v.passed else "FAIL"))
         for v in verdicts
     ]
     return f"T{target.item}: {target.case} {target.rule()} {base}: " + ", ".join(parts)

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from benchmarks._runner import Results
     from benchmarks._targets import Verdict
 
-__all__ = ["fmt", "markdown", "table", "verdict_table", "write_json"]
+__all__ = ["fmt", "fmt_ratio", "markdown", "table", "verdict_table", "write_json"]
 
 
 def fmt(value: float | None) -> str:
@@ -37,6 +37,11 @@ def fmt(value: float | None) -> str:
     if a >= 10:
         return f"{value:.1f}"
     return f"{value:.2f}"
+
+
+def fmt_ratio(value: float | None) -> str:
+    """A measured ratio, with enough digits to show which side of its threshold it is."""
+    return fmt(value) if value is None or abs(value) >= 10 else f"{value:.3f}"
 
 
 def _grid(header: Sequence[str], rows: Sequence[Sequence[str]], right: set[int]) -> str:
@@ -79,7 +84,7 @@ def verdict_table(verdicts: Sequence[Verdict]) -> str:
             str(v.target.item),
             v.target.label,
             v.backend,
-            fmt(v.measured),
+            fmt_ratio(v.measured),
             v.target.rule(),
             "n/a" if v.passed is None else ("PASS" if v.passed else "FAIL"),
             v.note,
@@ -193,4 +198,4 @@ def markdown(cases: Sequence[Case], results: Results, verdicts: Sequence[Verdict
 
 
 def _mark(v: Verdict) -> str:
-    return f"{fmt(v.measured)} " + ("n/a" if v.passed is None else ("PASS" if v.passed else "**FAIL**"))
+    return f"{fmt_ratio(v.measured)} " + ("n/a" if v.passed is None else ("PASS" if v.passed else "**FAIL**"))
