@@ -11,25 +11,8 @@
 #include <string.h>
 
 #include "msg.h"
+#include "tests/tap.h"
 
-static int t_run, t_failed;
-
-static void ok_at(int cond, const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static void ok_at(int cond, const char *file, int line, const char *fmt, ...)
-{
-    va_list ap;
-    t_run++;
-    printf("%s %d - ", cond ? "ok" : "not ok", t_run);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-    if (!cond) {
-        t_failed++;
-        printf("#   failed at %s:%d\n", file, line);
-    }
-}
-#define ok(cond, ...) ok_at(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
 
 static struct ah_mp reader(const uint8_t *p, size_t n) { return (struct ah_mp){p, p + n}; }
 
