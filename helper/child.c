@@ -230,20 +230,22 @@ int ah_child_spawn_exec(struct ah_call *c, const char *file, char *const argv[],
     return AH_ST_OK;
 }
 
+/* In a freshly forked child: close the parent's pipes to its other children,
+ * but do not free the table. Freeing would write to every page holding it,
+ * turning memory shared copy-on-write with the parent into private copies:
+ * with many siblings that is most of a control process's footprint. The
+ * table is only read here, and stays shared until the parent frees it. */
 void ah_children_forget(void)
 {
     for (size_t i = 0; i < ah_self.nchildren; i++) {
-        struct ah_child *c = ah_self.children[i];
-        close_fd(&c->fd_in);
-        close_fd(&c->fd_out);
-        close_fd(&c->fd_err);
-        close_fd(&c->fd_ctl);
-        ah_buf_free(&c->in_q);
-        ah_buf_free(&c->out_rd);
-        free(c->acks);
-        free(c);
+        const struct ah_child *c = ah_self.children[i];
+        const int fds[4] = {c->fd_in, c->fd_out, c->fd_err, c->fd_ctl};
+        for (int k = 0; k < 4; k++)
+            if (fds[k] >= 0)
+                close(fds[k]);
     }
-    ah_self.nchildren = 0;
+    ah_self.children = NULL;
+    ah_self.nchildren = ah_self.cap_children = 0;
 }
 
 /* ---- downward: frames, stdin, credit ----------------------------------- */
