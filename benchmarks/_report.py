@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -12,6 +13,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 import alcovepy
+from alcovepy._helper_path import helper_path
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -94,14 +96,30 @@ def verdict_table(verdicts: Sequence[Verdict]) -> str:
     return _grid(["#", "target", "backend", "measured", "needs", "", "note"], rows, {3})
 
 
-def _git_commit() -> str | None:
+def _git(*args: str) -> str | None:
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=os.path.dirname(__file__)
-        )
+        out = subprocess.run(["git", *args], capture_output=True, text=True, check=True, cwd=os.path.dirname(__file__))
     except (OSError, subprocess.CalledProcessError):
         return None
     return out.stdout.strip()
+
+
+def _helper_sha256() -> str | None:
+    try:
+        return hashlib.sha256(helper_path().read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def provenance() -> dict[str, object]:
+    """What was measured: the commit, the uncommitted changes to the package
+    and the helper (if any), and the helper binary that ran."""
+    dirty = _git("status", "--porcelain", "--", "alcovepy", "helper", "setup.py")
+    return {
+        "commit": _git("rev-parse", "HEAD"),
+        "uncommitted": [line[3:] for line in (dirty or "").splitlines() if not line.startswith("??")],
+        "helper_sha256": _helper_sha256(),
+    }
 
 
 def write_json(
@@ -120,7 +138,7 @@ def write_json(
             "platform": platform.platform(),
             "cpus": os.cpu_count(),
             "alcovepy": alcovepy.__version__,
-            "commit": _git_commit(),
+            **provenance(),
             "backends": list(backends),
             **extra,
         },
