@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import alcovepy
@@ -17,12 +18,13 @@ from alcovepy._helper_path import helper_path
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
-    from pathlib import Path
 
     from benchmarks._config import Sizes
     from benchmarks._core import Case
     from benchmarks._runner import Results
     from benchmarks._targets import Verdict
+
+REPO = Path(__file__).resolve().parent.parent
 
 __all__ = ["fmt", "fmt_ratio", "markdown", "table", "verdict_table", "write_json"]
 
@@ -98,10 +100,10 @@ def verdict_table(verdicts: Sequence[Verdict]) -> str:
 
 def _git(*args: str) -> str | None:
     try:
-        out = subprocess.run(["git", *args], capture_output=True, text=True, check=True, cwd=os.path.dirname(__file__))
+        out = subprocess.run(["git", *args], capture_output=True, text=True, check=True, cwd=REPO)
     except (OSError, subprocess.CalledProcessError):
         return None
-    return out.stdout.strip()
+    return out.stdout
 
 
 def _helper_sha256() -> str | None:
@@ -116,7 +118,7 @@ def provenance() -> dict[str, object]:
     and the helper (if any), and the helper binary that ran."""
     dirty = _git("status", "--porcelain", "--", "alcovepy", "helper", "setup.py")
     return {
-        "commit": _git("rev-parse", "HEAD"),
+        "commit": (_git("rev-parse", "HEAD") or "").strip() or None,
         "uncommitted": [line[3:] for line in (dirty or "").splitlines() if not line.startswith("??")],
         "helper_sha256": _helper_sha256(),
     }
