@@ -22,7 +22,7 @@ from benchmarks._build import build_baselines
 from benchmarks._chart import write_chart
 from benchmarks._config import FULL, QUICK
 from benchmarks._core import BACKENDS, CASES, ordered
-from benchmarks._report import markdown, medians, table, verdict_table, write_json
+from benchmarks._report import markdown, medians, provenance, table, verdict_table, write_json
 from benchmarks._runner import run
 from benchmarks._targets import TARGETS, Verdict, backend_targets, evaluate
 
@@ -91,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     passed = sum(1 for v in verdicts if v.passed)
     failed = sum(1 for v in verdicts if v.passed is False)
     print(f"\ntargets: {passed} pass, {failed} fail, {len(verdicts) - passed - failed} not measured; {elapsed:.0f} s")
+    prov = provenance()
+    dirty = prov["uncommitted"]
+    print(f"measured at commit {prov['commit']}" + (f" with uncommitted changes to {dirty}" if dirty else ""))
     for (b, n), s in results.items():
         for e in sorted(set(s.errors)):
             print(f"error in {n} ({b}): {e}")
