@@ -62,6 +62,14 @@ static void close_fd(int *fd)
     *fd = -1;
 }
 
+/* Close one of a child's fds (index AH_IN...AH_CTL), leaving the loop's interest set first. */
+static void close_watched(struct ah_child *c, int idx)
+{
+    int *fds[4] = {&c->fd_in, &c->fd_out, &c->fd_err, &c->fd_ctl};
+    ah_loop_unwatch(*fds[idx], &c->watch[idx]);
+    close_fd(fds[idx]);
+}
+
 static void set_nonblock(int fd)
 {
     int fl = fcntl(fd, F_GETFL);
@@ -82,6 +90,9 @@ static void add_child(pid_t pid, int in, int out, int err, int ctl)
     c->mode = AH_MODE_LOOP;
     c->credit[0] = c->credit[1] = ah_self.opt[AH_OPT_FLOWCONTROL];
     c->signaloneof = ah_self.opt[AH_OPT_SIGNALONEOF];
+    static const enum ah_what whats[4] = {AH_W_CHILD_IN, AH_W_CHILD_OUT, AH_W_CHILD_ERR, AH_W_CHILD_CTL};
+    for (int i = 0; i < 4; i++)
+        c->watch[i] = (struct ah_watch){c, whats[i], 0};
     set_nonblock(in);
     set_nonblock(out);
     set_nonblock(err);
@@ -224,7 +235,7 @@ int ah_child_spawn_exec(struct ah_call *c, const char *file, char *const argv[],
     }
     struct ah_child *ch = parent_side(p, pid);
     ch->mode = AH_MODE_EXECED;
-    close_fd(&ch->fd_ctl);
+    close_fd(&ch->fd_ctl); /* not watched yet */
     ch->ctl = AH_CTL_EOF;
     ah_mp_put_int(c->out, pid);
     return AH_ST_OK;
@@ -265,7 +276,7 @@ static void close_stdin(struct ah_child *c, int err)
 {
     if (c->fd_in < 0)
         return;
-    close_fd(&c->fd_in);
+    close_watched(c, AH_IN);
     ah_buf_clear(&c->in_q);
     fail_acks(c, err);
     if (ah_self.opt[AH_OPT_STDIN_CLOSED])
@@ -387,7 +398,7 @@ void ah_child_credit(struct ah_child *c, int stream, uint32_t amount)
 static void stream_closed(struct ah_child *c, int stream)
 {
     uint8_t type = stream ? AH_F_STDERR : AH_F_STDOUT;
-    close_fd(stream ? &c->fd_err : &c->fd_out);
+    close_watched(c, stream ? AH_ERR : AH_OUT);
     ah_emit_output(c->pid, type, NULL, 0); /* empty output = end of stream */
     if (ah_self.opt[stream ? AH_OPT_STDERR_CLOSED : AH_OPT_STDOUT_CLOSED])
         ah_emit_event(c->pid, stream ? AH_EV_STDERR_CLOSED : AH_EV_STDOUT_CLOSED, 0, NULL);
@@ -536,7 +547,7 @@ void ah_child_on_ctl(struct ah_child *c)
         c->ctl_errno = e;
     } else {
         c->ctl = AH_CTL_EOF;
-        close_fd(&c->fd_ctl);
+        close_watched(c, AH_CTL);
     }
     apply_ctl(c);
 }
@@ -594,7 +605,8 @@ void ah_children_collect(void)
     for (size_t i = 0; i < ah_self.nchildren; i++) {
         struct ah_child *c = ah_self.children[i];
         if (c->exited && c->fd_out < 0 && c->fd_err < 0) {
-            close_fd(&c->fd_ctl);
+            close_watched(c, AH_CTL);
+            close_watched(c, AH_IN);
             ah_buf_free(&c->in_q);
             ah_buf_free(&c->out_rd);
             free(c->acks);
@@ -617,7 +629,7 @@ void ah_children_signal(void)
         if (c->mode == AH_MODE_EXECED && c->signaloneof > 0)
             kill(c->pid, (int)c->signaloneof);
         if (c->mode != AH_MODE_EXECED)
-            close_fd(&c->fd_in); /* a control child shuts its own subtree down */
+            close_watched(c, AH_IN); /* a control child shuts its own subtree down */
     }
 }
 

@@ -1,7 +1,7 @@
 /* loop.c: the control loop.
  *
- * Theory of operation. One thread, one poll(). Each turn: build the poll
- * set from the current state (only fds we want events from, so a hung-up
+ * Theory of operation. One thread, one epoll. Each turn: bring the interest
+ * set up to date with the state (only fds we want events from, so a hung-up
  * pipe we are not reading cannot spin us), wait, then handle what is ready:
  * signals, children's pipes, and our own stdin, where every complete frame
  * is routed: run here (depth 0), handled here on behalf of a child (stdin,
@@ -14,7 +14,7 @@
 #include "loop.h"
 
 #include <errno.h>
-#include <poll.h>
+#include <sys/epoll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,16 +33,8 @@
 
 struct ah_proc ah_self = {.ctl_fd = -1, .sig_fd = -1};
 
-enum watch { W_SIG, W_STDIN, W_CHILD_IN, W_CHILD_OUT, W_CHILD_ERR, W_CHILD_CTL };
-
-struct poll_slot {
-    enum watch what;
-    struct ah_child *child;
-};
-
-static struct pollfd *pfds;
-static struct poll_slot *slots;
-static size_t cap_poll;
+static int epfd = -1;
+static struct ah_watch w_sig = {NULL, AH_W_SIG, 0}, w_stdin = {NULL, AH_W_STDIN, 0};
 
 int64_t ah_now_ms(void)
 {
@@ -51,37 +43,40 @@ int64_t ah_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void watch(size_t *n, int fd, short events, enum watch what, struct ah_child *c)
+/* Make fd's registered interest `want` (0: not registered). */
+static void arm(int fd, struct ah_watch *w, uint32_t want)
 {
-    if (*n == cap_poll) {
-        cap_poll = cap_poll ? cap_poll * 2 : 64;
-        pfds = ah_xrealloc(pfds, cap_poll * sizeof(*pfds));
-        slots = ah_xrealloc(slots, cap_poll * sizeof(*slots));
+    if (fd < 0) {
+        w->armed = 0;
+        return;
     }
-    pfds[*n] = (struct pollfd){.fd = fd, .events = events};
-    slots[*n] = (struct poll_slot){what, c};
-    (*n)++;
+    if (want == w->armed)
+        return;
+    struct epoll_event ev = {.events = want, .data.ptr = w};
+    int op = w->armed == 0 ? EPOLL_CTL_ADD : want == 0 ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;
+    if (epoll_ctl(epfd, op, fd, &ev) < 0)
+        ah_die_errno("epoll_ctl");
+    w->armed = want;
 }
 
-static size_t build_poll(void)
+void ah_loop_unwatch(int fd, struct ah_watch *w) { arm(fd, w, 0); }
+
+/* Bring the interest set up to date with the state: only fds we want events
+ * from are registered, so a hung-up pipe we are not reading cannot spin us.
+ * A loop over the children, but a system call only where interest changed. */
+static void sync_interest(void)
 {
-    size_t n = 0;
-    watch(&n, ah_self.sig_fd, POLLIN, W_SIG, NULL);
+    arm(ah_self.sig_fd, &w_sig, EPOLLIN);
+    arm(STDIN_FILENO, &w_stdin, ah_self.shutting_down ? 0 : EPOLLIN);
     for (size_t i = 0; i < ah_self.nchildren; i++) {
         struct ah_child *c = ah_self.children[i];
-        bool readable_out = c->mode == AH_MODE_LOOP || (c->mode == AH_MODE_EXECED && c->credit[0] != 0);
-        if (c->fd_out >= 0 && readable_out)
-            watch(&n, c->fd_out, POLLIN, W_CHILD_OUT, c);
-        if (c->fd_err >= 0 && c->credit[1] != 0)
-            watch(&n, c->fd_err, POLLIN, W_CHILD_ERR, c);
-        if (c->fd_ctl >= 0)
-            watch(&n, c->fd_ctl, POLLIN, W_CHILD_CTL, c);
-        if (c->fd_in >= 0 && ah_buf_len(&c->in_q) > 0 && c->mode != AH_MODE_EXEC_PENDING)
-            watch(&n, c->fd_in, POLLOUT, W_CHILD_IN, c);
+        bool out = c->mode == AH_MODE_LOOP || (c->mode == AH_MODE_EXECED && c->credit[0] != 0);
+        bool in = ah_buf_len(&c->in_q) > 0 && c->mode != AH_MODE_EXEC_PENDING;
+        arm(c->fd_out, &c->watch[AH_OUT], out ? EPOLLIN : 0);
+        arm(c->fd_err, &c->watch[AH_ERR], c->credit[1] != 0 ? EPOLLIN : 0);
+        arm(c->fd_ctl, &c->watch[AH_CTL], EPOLLIN);
+        arm(c->fd_in, &c->watch[AH_IN], in ? EPOLLOUT : 0);
     }
-    if (!ah_self.shutting_down)
-        watch(&n, STDIN_FILENO, POLLIN, W_STDIN, NULL);
-    return n;
 }
 
 /* A frame we cannot parse: our state may be corrupt, so we stop serving,
@@ -192,34 +187,35 @@ static void on_stdin(void)
     }
 }
 
-static void on_ready(const struct poll_slot *s, short revents)
+static void on_ready(const struct ah_watch *w)
 {
-    struct ah_child *c = s->child;
-    switch (s->what) {
-    case W_SIG:
+    struct ah_child *c = w->child;
+    switch (w->what) { /* an fd closed earlier in this batch is -1: skip it */
+    case AH_W_SIG:
         ah_sig_read();
         break;
-    case W_STDIN:
-        on_stdin();
+    case AH_W_STDIN:
+        if (!ah_self.shutting_down)
+            on_stdin();
         break;
-    case W_CHILD_IN:
-        if (revents & (POLLERR | POLLHUP | POLLOUT))
+    case AH_W_CHILD_IN:
+        if (c->fd_in >= 0)
             ah_child_on_stdin_writable(c);
         break;
-    case W_CHILD_OUT:
+    case AH_W_CHILD_OUT:
         if (c->fd_out >= 0)
             ah_child_on_stdout(c);
         break;
-    case W_CHILD_ERR:
+    case AH_W_CHILD_ERR:
         if (c->fd_err >= 0)
             ah_child_on_stderr(c);
         break;
-    case W_CHILD_CTL:
+    case AH_W_CHILD_CTL:
         if (c->fd_ctl >= 0)
             ah_child_on_ctl(c);
         break;
     default:
-        ah_die(AH_EXIT_TEMP, "poll slot %d", (int)s->what);
+        ah_die(AH_EXIT_TEMP, "watch %d", (int)w->what);
     }
 }
 
@@ -259,18 +255,17 @@ void ah_loop_run(void)
                 finish();
             timeout = (int)left;
         }
-        size_t n = build_poll();
-        int r = poll(pfds, n, timeout);
+        if (epfd < 0 && (epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+            ah_die_errno("epoll_create1");
+        sync_interest();
+        struct epoll_event evs[64];
+        int r = epoll_wait(epfd, evs, 64, timeout);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
-            ah_die_errno("poll");
-        for (size_t i = 0; i < n && r > 0; i++) {
-            if (pfds[i].revents == 0)
-                continue;
-            r--;
-            on_ready(&slots[i], pfds[i].revents);
-        }
+            ah_die_errno("epoll_wait");
+        for (int i = 0; i < r; i++)
+            on_ready(evs[i].data.ptr);
         ah_out_flush();
         ah_children_collect();
     }
@@ -278,6 +273,12 @@ void ah_loop_run(void)
 
 void ah_loop_init_child(pid_t parent, int ctl_fd)
 {
+    /* The epoll instance is shared with the parent: drop it before anything
+     * (a DEL on it would change the parent's interest set). */
+    if (epfd >= 0)
+        close(epfd);
+    epfd = -1;
+    w_sig.armed = w_stdin.armed = 0;
     ah_children_forget();
     ah_buf_clear(&ah_self.in);
     ah_buf_clear(&ah_self.out);

@@ -9,6 +9,10 @@ _Noreturn void ah_loop_run(void);
 /* Begin shutting down: signal or close every child, and exit once they are
  * gone or the grace period has passed. Idempotent. */
 void ah_loop_shutdown(void);
+struct ah_watch;
+/* Remove fd from the loop's interest set: call before closing a watched fd
+ * (epoll would keep watching it while a forked child holds a copy). */
+void ah_loop_unwatch(int fd, struct ah_watch *w);
 /* Reset inherited state in a freshly forked child before it runs the loop. */
 void ah_loop_init_child(pid_t parent, int ctl_fd);
 

@@ -25,6 +25,16 @@ struct ah_ack {
 
 enum ah_ctl { AH_CTL_OPEN, AH_CTL_EOF, AH_CTL_ERRNO };
 
+/* What an epoll event is about; its registered interest is cached so the
+ * loop only calls epoll_ctl when it changes. */
+enum ah_what { AH_W_SIG, AH_W_STDIN, AH_W_CHILD_IN, AH_W_CHILD_OUT, AH_W_CHILD_ERR, AH_W_CHILD_CTL };
+struct ah_watch {
+    struct ah_child *child;
+    enum ah_what what;
+    uint32_t armed; /* events registered with epoll, 0 = not registered */
+};
+enum { AH_IN, AH_OUT, AH_ERR, AH_CTL }; /* index of a child's watch */
+
 struct ah_child {
     pid_t pid;
     int fd_in, fd_out, fd_err, fd_ctl; /* parent-side ends, -1 once closed */
@@ -42,6 +52,7 @@ struct ah_child {
     struct ah_ack *acks;
     size_t nacks, cap_acks;
     struct ah_buf out_rd; /* partial frames read from a loop child's stdout */
+    struct ah_watch watch[4];
 };
 
 struct ah_proc {
