@@ -139,11 +139,14 @@ def handler(name: str, value: object) -> str | None:
 
 def pipeline(value: object) -> tuple[int, ...]:
     """A pipeline: a sequence of positive OS pids, at most 255 deep."""
-    if isinstance(value, tuple) and all(type(p) is int and 0 < p < 2**31 for p in value):
-        if len(value) > MAX_DEPTH:
-            raise ValueError(f"pipeline deeper than {MAX_DEPTH}")
-        return value
+    if type(value) is tuple or type(value) is list:  # the common case, checked cheaply
+        if not value:
+            return ()
+        if len(value) <= MAX_DEPTH and all(type(p) is int and 0 < p < 2**31 for p in value):
+            return tuple(value)
     if isinstance(value, str | bytes) or not isinstance(value, Sequence):
         raise TypeError(f"a pipeline is a sequence of pids, not {type(value).__name__}")
     pids = tuple(_integer("pid in pipeline", p, (1, INT32[1])) for p in value)
-    return pipeline(pids)
+    if len(pids) > MAX_DEPTH:
+        raise ValueError(f"pipeline deeper than {MAX_DEPTH}")
+    return pids
