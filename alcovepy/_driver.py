@@ -71,6 +71,7 @@ READ_SIZE: Final = 256 * 1024
 PIPE_SIZE: Final = 1 << 20  # of the two pipes to the helper
 STDIN_CHUNK: Final = 256 * 1024  # bytes per stdin request
 STDIN_WINDOW: Final = 4  # stdin requests in flight per pipeline
+FINISHED_KEPT: Final = 65536  # exit statuses kept for processes whose state was dropped
 CLOSE_MARGIN: Final = 5.0  # seconds beyond the helper's grace before it is killed
 
 
@@ -145,6 +146,7 @@ class Driver(DriverCalls):
         "_decoder",
         "_eof",
         "_failure",
+        "_finished",
         "_gates",
         "_leading",
         "_popen",
@@ -167,6 +169,8 @@ class Driver(DriverCalls):
         self._router = Router()
         self._waiters: dict[int, _Waiter] = {}
         self._states: dict[tuple[int, ...], _PipeState] = {}
+        # pipelines gone and fully read, forgotten: their exit status, oldest first
+        self._finished: dict[tuple[int, ...], int | None] = {}
         self._gates: dict[tuple[int, ...], set[anyio.Event]] = {}  # exec in flight -> watchers
         self._write_lock = anyio.Lock()
         self._leading = False  # a task is reading the helper's pipe
@@ -313,7 +317,28 @@ class Driver(DriverCalls):
         state = self._states.get(pl)
         if state is None:
             state = self._states[pl] = _PipeState()
+            if pl in self._finished:  # asked again about a process long gone
+                state.returncode = self._finished[pl]
+                state.lose()
         return state
+
+    def _forget_if_done(self, pl: tuple[int, ...]) -> None:
+        """Drop the state of a process that is gone and whose output and
+        events were all taken, keeping only its exit status (bounded)."""
+        state = self._states.get(pl)
+        if (
+            state is None
+            or not state.gone
+            or state.events
+            or state.watchers
+            or state.stdin_lock.locked()
+            or any(b.size or not b.eof for b in state.buffers)
+        ):
+            return
+        del self._states[pl]
+        self._finished[pl] = state.returncode
+        if len(self._finished) > FINISHED_KEPT:
+            del self._finished[next(iter(self._finished))]
 
     async def stdin(self, pipeline: PipelineLike, data: bytes) -> None:
         """Write data to the stdin of the program at pipeline.
@@ -381,6 +406,7 @@ class Driver(DriverCalls):
                         self._return_credit_nowait(pl, stream, buf)
                     return chunk
                 if buf.eof or self._eof:
+                    self._forget_if_done(pl)
                     return b""
                 continue  # another reader took it
             if buf.unreturned:  # the helper may be out of credit: never wait owing it
@@ -423,13 +449,15 @@ class Driver(DriverCalls):
 
         Cancellation: no event is lost; the next call returns it.
         """
-        state = self._state(_a.pipeline(pipeline))
+        pl = _a.pipeline(pipeline)
+        state = self._state(pl)
         while True:
             if state.events or state.gone or self._eof:
                 await anyio.lowlevel.checkpoint()  # cancelled here, nothing was taken
                 if state.events:
                     return state.events.popleft()
                 if state.gone or self._eof:
+                    self._forget_if_done(pl)
                     return None
                 continue
             await self._until(lambda: bool(state.events) or state.gone, state.watchers)
@@ -453,7 +481,9 @@ class Driver(DriverCalls):
                 raise ProcessLookupError(f"{list(pl)} is unreachable: its exit status is unknown")
             await self._until(lambda: state.returncode is not None or state.gone, state.watchers)
         await anyio.lowlevel.checkpoint()
-        return state.returncode
+        rc = state.returncode
+        self._forget_if_done(pl)
+        return rc
 
     def statistics(self) -> DriverStatistics:
         """Counts of pending requests, known pipelines and buffered output."""
@@ -607,6 +637,7 @@ class Driver(DriverCalls):
                 state.gone = True
                 state.notify()
                 self._lose_under(e.pipeline)
+                self._forget_if_done(e.pipeline)
             elif type(e) is Execed:
                 self._lose_under(e.pipeline)
 

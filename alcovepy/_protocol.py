@@ -193,7 +193,7 @@ def decode_hello(frame: Frame) -> tuple[int, str, str, int]:
         raise HelperProtocolError(f"expected a hello frame, got type {frame.type}")
     try:
         return _HELLO.decode(frame.body)
-    except msgspec.MsgspecError as exc:
+    except (msgspec.MsgspecError, UnicodeDecodeError) as exc:
         raise HelperProtocolError(f"malformed hello: {exc}") from exc
 
 
@@ -337,7 +337,7 @@ class Router:
             raise HelperProtocolError(f"unexpected frame type {frame.type}") from None
         try:
             return handler(self, frame)
-        except msgspec.MsgspecError as exc:
+        except (msgspec.MsgspecError, UnicodeDecodeError) as exc:  # a str that is not UTF-8 too
             raise HelperProtocolError(f"malformed frame of type {frame.type}: {exc}") from exc
 
     def _on_reply(self, frame: Frame) -> list[Effect]:

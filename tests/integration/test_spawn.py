@@ -57,3 +57,21 @@ async def test_spawn_no_fds_leak(drv: alcovepy.Driver) -> None:
     proc = await drv.root.spawn("/bin/ls", ["ls", "/proc/self/fd"])
     out = b"".join([c async for c in proc.stdout])
     assert sorted(out.split()) == [b"0", b"1", b"2", b"3"]
+
+
+async def test_finished_processes_leave_no_state_behind(drv: alcovepy.Driver) -> None:
+    """Once a process is gone and its output and events were taken, the Driver
+    drops its bookkeeping (a supervisor can spawn forever), yet a late
+    wait(), read or event() on it still answers."""
+    procs = []
+    for i in range(200):
+        proc = await drv.root.spawn("/bin/echo", ["echo", str(i)])
+        assert b"".join([c async for c in proc.stdout]) == f"{i}\n".encode()
+        assert b"".join([c async for c in proc.stderr]) == b""
+        assert await proc.wait() == 0
+        assert [e async for e in proc.events] == [alcovepy.ExitStatus(0)]
+        procs.append(proc)
+    assert drv.statistics().pipelines == 0
+    assert await procs[0].wait() == 0
+    assert await procs[0].event() is None
+    assert await drv.stdout(procs[0].pipeline) == b""
