@@ -69,6 +69,7 @@ T = TypeVar("T")
 
 READ_SIZE: Final = 256 * 1024
 PIPE_SIZE: Final = 1 << 20  # of the two pipes to the helper
+CHUNK_MAX: Final = 1 << 20  # default largest chunk a read returns: whole frames, unsplit
 STDIN_CHUNK: Final = 256 * 1024  # bytes per stdin request
 STDIN_WINDOW: Final = 4  # stdin requests in flight per pipeline
 FINISHED_KEPT: Final = 65536  # exit statuses kept for processes whose state was dropped
@@ -429,14 +430,14 @@ class Driver(DriverCalls):
         await self._send(encode_credit(pl, stream, amount))  # all of it, or (cancelled) none
         buf.unreturned -= amount
 
-    async def stdout(self, pipeline: PipelineLike, max_bytes: int = 65536) -> bytes:
+    async def stdout(self, pipeline: PipelineLike, max_bytes: int = CHUNK_MAX) -> bytes:
         """The next chunk of stdout of the process at pipeline; b"" at end of file.
 
         Cancellation: no output is lost; the next call returns it.
         """
         return await self._receive(_a.pipeline(pipeline), STDOUT, max_bytes)
 
-    async def stderr(self, pipeline: PipelineLike, max_bytes: int = 65536) -> bytes:
+    async def stderr(self, pipeline: PipelineLike, max_bytes: int = CHUNK_MAX) -> bytes:
         """The next chunk of stderr of the process at pipeline; b"" at end of file.
 
         Cancellation: no output is lost; the next call returns it.

@@ -9,6 +9,7 @@ import anyio
 import anyio.abc
 
 from alcovepy._calls import DriverCalls, ProcessCalls
+from alcovepy._driver import CHUNK_MAX
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
@@ -56,7 +57,7 @@ class _OutputStream(anyio.abc.ByteReceiveStream):
         self._stream = stream
         self._closed = False
 
-    async def receive(self, max_bytes: int = 65536) -> bytes:
+    async def receive(self, max_bytes: int = CHUNK_MAX) -> bytes:
         if self._closed:
             raise anyio.ClosedResourceError
         data = await self._driver._receive(self._pipeline, self._stream, max_bytes)
