@@ -53,22 +53,28 @@ async def test_output_is_complete_when_the_child_exits_at_once(drv: alcovepy.Dri
         assert await child.wait() == 5
 
 
+async def feed_and_collect(proc: alcovepy.Process, pieces: list[bytes]) -> bytes:
+    """Send pieces to proc's stdin, then EOF, while reading its stdout to the end."""
+    got = bytearray()
+
+    async def reader() -> None:
+        async for chunk in proc.stdout:
+            got.extend(chunk)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(reader)
+        for piece in pieces:
+            await proc.stdin.send(piece)
+        await proc.stdin.aclose()
+    return bytes(got)
+
+
 async def test_stdin_8mib_to_cat(drv: alcovepy.Driver) -> None:
     data = os.urandom(8 * MiB)
     cat = await drv.root.fork()
     await cat.execvp("/bin/cat", ["cat"])
-    received = bytearray()
-
-    async def reader() -> None:
-        async for chunk in cat.stdout:
-            received.extend(chunk)
-
     with anyio.fail_after(60):
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(reader)
-            await cat.stdin.send(data)
-            await cat.stdin.aclose()
-    assert bytes(received) == data
+        assert await feed_and_collect(cat, [data]) == data
     assert await cat.wait() == 0
 
 
@@ -76,19 +82,8 @@ async def test_stdin_and_stdout_at_depth_2_with_many_small_writes(drv: alcovepy.
     p = await (await drv.root.fork()).fork()
     await p.execvp("/bin/cat", ["cat"])
     lines = [f"line {i}\n".encode() for i in range(500)]
-    got = bytearray()
-
-    async def reader() -> None:
-        async for chunk in p.stdout:
-            got.extend(chunk)
-
     with anyio.fail_after(30):
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(reader)
-            for line in lines:
-                await p.stdin.send(line)
-            await p.stdin.aclose()
-    assert bytes(got) == b"".join(lines)
+        assert await feed_and_collect(p, lines) == b"".join(lines)
 
 
 async def test_stdin_to_an_exited_program_is_a_broken_pipe(drv: alcovepy.Driver) -> None:
