@@ -12,10 +12,10 @@ the very task that awaits it, without a hand-over between tasks. Writes go
 straight to the non-blocking pipe; a frame that does not fit is finished
 under a write lock and a shield (while a helper task keeps reading, so the
 two pipes cannot deadlock), so a cancelled call never leaves half a frame
-on the wire. A cancelled call's waiter is marked abandoned and its late
-reply is dropped when it comes. While an exec is in flight, requests for
-that process and its subtree wait: nothing meant for the control loop may
-reach a program's stdin.
+on the wire. A cancelled call simply stops waiting: its reply, when it
+comes, settles a waiter nobody awaits, and no other call's. While an exec
+is in flight, requests for that process and its subtree wait: nothing
+meant for the control loop may reach a program's stdin.
 """
 
 from __future__ import annotations
@@ -90,13 +90,12 @@ class DriverStatistics:
 class _Waiter:
     """Where one request's outcome lands."""
 
-    __slots__ = ("abandoned", "error", "finished", "gate", "value", "wake")
+    __slots__ = ("error", "finished", "gate", "value", "wake")
 
     def __init__(self) -> None:
         self.finished = False
         self.value: object = None
         self.error: BaseException | None = None
-        self.abandoned = False
         self.wake: anyio.Event | None = None  # set by the task sleeping on it
         self.gate: tuple[int, ...] | None = None  # the pipeline of an exec in flight
 
@@ -224,11 +223,7 @@ class Driver(DriverCalls):
         return waiter
 
     async def _outcome(self, waiter: _Waiter) -> object:
-        try:
-            await self._until(lambda: waiter.finished, None, waiter)
-        except BaseException:
-            waiter.abandoned = True  # the late reply will be dropped
-            raise
+        await self._until(lambda: waiter.finished, None, waiter)  # cancelled: the reply is left unread
         return waiter.result()
 
     async def _call(self, pipeline: PipelineLike, spec: CallSpec[T], args: tuple[object, ...]) -> T:
@@ -368,12 +363,8 @@ class Driver(DriverCalls):
                 self._check_usable()
                 reqid, frame = self._router.stdin(pl, bytes(view[off : off + STDIN_CHUNK]))
                 inflight.append(await self._request(reqid, frame, _Waiter()))
-            try:
-                while inflight:
-                    await self._outcome(inflight.popleft())
-            finally:
-                for w in inflight:
-                    w.abandoned = True
+            while inflight:
+                await self._outcome(inflight.popleft())
 
     async def close_stdin(self, pipeline: PipelineLike) -> None:
         """Close the stdin of the process at pipeline (after pending writes).
