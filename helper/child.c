@@ -286,7 +286,8 @@ static void close_stdin(struct ah_child *c, int err)
 static void ack_written(struct ah_child *c)
 {
     size_t done = 0;
-    while (done < c->nacks && c->acks[done].upto <= c->in_written) {
+    uint64_t written = c->in_queued - ah_buf_len(&c->in_q); /* everything queued and not pending */
+    while (done < c->nacks && c->acks[done].upto <= written) {
         if (c->acks[done].close) {
             struct ah_ack a = c->acks[done];
             c->nacks -= done + 1;
@@ -317,7 +318,6 @@ void ah_child_on_stdin_writable(struct ah_child *c)
             return;
         }
         ah_buf_consume(&c->in_q, (size_t)n);
-        c->in_written += (uint64_t)n;
     }
     if (c->fd_in >= 0)
         ack_written(c);
@@ -363,7 +363,6 @@ void ah_child_stdin(struct ah_child *c, uint32_t reqid, const uint8_t *data, siz
             return;
         }
         done = n > 0 ? (size_t)n : 0;
-        c->in_written += done;
     }
     ah_buf_append(&c->in_q, data + done, len - done);
     if (c->in_queued < AH_BUSY_STREAM && c->in_queued + len >= AH_BUSY_STREAM)
@@ -382,7 +381,6 @@ void ah_child_close_stdin(struct ah_child *c, uint32_t reqid)
     push_ack(c, reqid, true);
     if (c->mode == AH_MODE_LOOP)
         ah_buf_clear(&c->in_q); /* a control process: EOF means "shut down" */
-    c->in_written = c->in_queued - ah_buf_len(&c->in_q);
     ah_child_on_stdin_writable(c);
 }
 
@@ -533,7 +531,6 @@ static void apply_ctl(struct ah_child *c)
     }
     ah_buf_free(&c->out_rd);
     ah_buf_clear(&c->in_q);
-    c->in_written = c->in_queued;
 }
 
 void ah_child_on_ctl(struct ah_child *c)

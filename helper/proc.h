@@ -48,7 +48,7 @@ struct ah_child {
     int64_t signaloneof;
     uint64_t out_bytes; /* read from stdout so far: a busy stream gets a bigger pipe */
     struct ah_buf in_q;   /* bytes waiting for fd_in */
-    uint64_t in_queued, in_written;
+    uint64_t in_queued; /* bytes ever queued; written = in_queued - len(in_q) */
     struct ah_ack *acks;
     size_t nacks, cap_acks;
     struct ah_buf out_rd; /* partial frames read from a loop child's stdout */

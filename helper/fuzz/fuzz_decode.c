@@ -165,7 +165,7 @@ static void check_forwarded(uint32_t pid, const uint8_t *f, uint32_t len)
     const struct ah_buf *q = &c->in_q;
     CHECK(c->in_queued == len);
     if (c->fd_in >= 0) {
-        CHECK(ah_buf_len(q) == 0 && c->in_written == len);
+        CHECK(ah_buf_len(q) == 0);
         return;
     }
     CHECK(ah_buf_len(q) == len);
@@ -218,7 +218,7 @@ static bool route_one(const uint8_t *frame, uint32_t len)
     ah_buf_clear(&ah_self.out);
     for (int i = 0; i < NFAKE; i++) { /* so the oracle sees this frame alone */
         ah_buf_clear(&fake[i].in_q);
-        fake[i].in_queued = fake[i].in_written = 0;
+        fake[i].in_queued = 0;
         fake[i].nacks = 0;
     }
     if (setjmp(die_env) == 0) {
