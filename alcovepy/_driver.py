@@ -59,7 +59,7 @@ if TYPE_CHECKING:
 
     from alcovepy._args import PipelineLike, StrOrBytes
     from alcovepy._process import Process
-    from alcovepy._protocol import Effect
+    from alcovepy._protocol import Effect, Frame
     from alcovepy._types import Event
     from alcovepy._wire import CallSpec
 
@@ -285,11 +285,16 @@ class Driver(DriverCalls):
                 ev.set()
                 return
 
+    async def _read_some(self) -> int:
+        """Wait until the helper's pipe is readable, then read into the
+        decoder's buffer: the byte count, 0 at end of file."""
+        await anyio.wait_readable(self._rfd)
+        return os.readv(self._rfd, [self._decoder.writable(READ_SIZE)])
+
     async def _read_once(self) -> None:
         """Wait for the helper's output and apply every frame of one read."""
-        await anyio.wait_readable(self._rfd)
         try:
-            n = os.readv(self._rfd, [self._decoder.writable(READ_SIZE)])
+            n = await self._read_some()
         except BlockingIOError:
             return
         except OSError as exc:
@@ -537,18 +542,16 @@ class Driver(DriverCalls):
     # ---- reading and applying effects --------------------------------------
 
     async def _read_hello(self) -> None:
-        while True:
-            await anyio.wait_readable(self._rfd)
+        frames: list[Frame] = []
+        while not frames:
             try:
-                data = os.read(self._rfd, READ_SIZE)
+                n = await self._read_some()
             except BlockingIOError:
                 continue
-            if not data:
+            if not n:
                 rc = await self._helper_exit_status()
                 raise HelperExited(f"the helper exited before its hello (status {rc})")
-            frames = self._decoder.feed(data)
-            if frames:
-                break
+            frames = self._decoder.commit(n)
         protocol, digest, version, _pid = decode_hello(frames[0])
         if protocol != _spec.PROTOCOL_VERSION or digest != _spec.SPEC_DIGEST:
             raise HelperProtocolError(

@@ -84,7 +84,3 @@ async def open_checked_driver(**kwargs: int) -> AsyncIterator[alcovepy.Driver]:
 async def drv() -> AsyncIterator[alcovepy.Driver]:
     async with open_checked_driver() as d:
         yield d
-
-
-def need_root() -> pytest.MarkDecorator:
-    return pytest.mark.skipif(os.geteuid() != 0, reason="needs root (uid 0) for namespaces/mounts")
