@@ -104,6 +104,12 @@ static void add_child(pid_t pid, int in, int out, int err, int ctl)
     ah_self.children[ah_self.nchildren++] = c;
 }
 
+/* In a new child: its ends of the stdin, stdout and stderr pipes become 0-2. */
+static int stdio_from(int p[4][2])
+{
+    return dup2(p[0][0], 0) < 0 || dup2(p[1][1], 1) < 0 || dup2(p[2][1], 2) < 0 ? -1 : 0;
+}
+
 static void child_side(pid_t parent, int p[4][2])
 {
     /* p: [0] stdin, [1] stdout, [2] stderr, [3] ctl; all O_CLOEXEC.
@@ -111,7 +117,7 @@ static void child_side(pid_t parent, int p[4][2])
     pid_t seen = getppid();
     if (seen != parent && seen != 0)
         _exit(AH_EXIT_TEMP); /* the parent died before we could run */
-    if (dup2(p[0][0], 0) < 0 || dup2(p[1][1], 1) < 0 || dup2(p[2][1], 2) < 0)
+    if (stdio_from(p) < 0)
         _exit(AH_EXIT_TEMP);
     for (int i = 0; i < 3; i++) {
         close(p[i][0]);
@@ -206,7 +212,7 @@ static char spawn_stack[256 * 1024] __attribute__((aligned(16)));
 static int spawn_child(void *arg)
 {
     struct spawn_args *a = arg;
-    if (dup2(a->p[0][0], 0) < 0 || dup2(a->p[1][1], 1) < 0 || dup2(a->p[2][1], 2) < 0) {
+    if (stdio_from(a->p) < 0) {
         a->err = errno;
         _exit(127);
     }
