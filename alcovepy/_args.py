@@ -13,18 +13,24 @@ from collections.abc import Sequence
 from typing import TypeAlias
 
 from alcovepy import _spec
+from alcovepy._types import Ptr, Rlimit
 from alcovepy.errors import UnknownConstant
 
 StrOrBytes: TypeAlias = "str | bytes | os.PathLike[str] | os.PathLike[bytes]"
 Constant: TypeAlias = "int | str"
 Flags: TypeAlias = "int | str | Sequence[int | str]"
 PipelineLike: TypeAlias = "Sequence[int]"
+InOut: TypeAlias = "int | bytes | Sequence[bytes | Ptr] | None"
 
 INT32 = (-(2**31), 2**31 - 1)
 UINT32 = (0, 2**32 - 1)
 INT64 = (-(2**63), 2**63 - 1)
 MAX_DEPTH = 255
+MAX_COUNT = 16 * 1024 * 1024  # largest read(2) count (helper: AH_MAX_COUNT)
 _HANDLERS = ("SIG_DFL", "SIG_IGN", "SIG_INFO")
+# family -> {upper-case name: the table's spelling}: names are case-insensitive
+_NAMES = {f: {n.upper(): n for n in names} for f, names in _spec.CONSTANT_FAMILIES.items()}
+_CALL_IDS = {c.name: c.id for c in _spec.CALLS}
 
 
 def _integer(name: str, value: object, bounds: tuple[int, int]) -> int:
@@ -92,10 +98,10 @@ def constant(family: str, name: str, value: object) -> int | str:
         return _integer(name, value, INT64)
     if not isinstance(value, str):
         raise TypeError(f"{name} must be an int or a {family} constant name, not {type(value).__name__}")
-    upper = value.upper()
-    if upper not in _spec.CONSTANT_FAMILIES[family]:
+    known = _NAMES[family].get(value.upper())
+    if known is None:
         raise UnknownConstant(f"{name}: unknown {family} constant {value!r}")
-    return upper
+    return known
 
 
 def flags(family: str, name: str, value: object) -> int | str | list[int | str]:
@@ -135,6 +141,112 @@ def handler(name: str, value: object) -> str | None:
     if value.upper() not in _HANDLERS:
         raise ValueError(f"{name} must be one of {', '.join(_HANDLERS)} or None, not {value!r}")
     return value.upper()
+
+
+def int64(name: str, value: object) -> int:
+    return _integer(name, value, INT64)
+
+
+def ident(name: str, value: object) -> int:
+    """A uid or gid; -1 means (uid_t)-1, "leave unchanged" where the call allows it."""
+    return _integer(name, value, (-1, UINT32[1]))
+
+
+def count(name: str, value: object) -> int:
+    return _integer(name, value, (0, MAX_COUNT))
+
+
+def _int_list(name: str, value: object, bounds: tuple[int, int]) -> list[int]:
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        raise TypeError(f"{name} must be a list of ints, not {type(value).__name__}")
+    if len(value) > 65536:
+        raise ValueError(f"{name} has {len(value)} items; at most 65536")
+    return [_integer(f"{name}[{i}]", v, bounds) for i, v in enumerate(value)]
+
+
+def id_list(name: str, value: object) -> list[int]:
+    return _int_list(name, value, UINT32)
+
+
+def fd_list(name: str, value: object) -> list[int]:
+    return _int_list(name, value, (0, INT32[1]))
+
+
+def optional_data(name: str, value: object) -> bytes | None:
+    return None if value is None else data(name, value)
+
+
+def timeout(name: str, value: object) -> int | None:
+    """Seconds (int or float, >= 0) or None; sent as whole microseconds."""
+    if value is None:
+        return None
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise TypeError(f"{name} must be a number of seconds or None, not {type(value).__name__}")
+    if not 0 <= value < 2**40:
+        raise ValueError(f"{name}={value} must be >= 0 seconds")
+    return round(value * 1_000_000)
+
+
+def _limit(name: str, value: object) -> int:
+    v = _integer(name, value, (-1, 2**64 - 1))
+    return -1 if v >= 2**63 else v  # RLIM_INFINITY spelled as an unsigned value
+
+
+def rlimit(name: str, value: object) -> list[int]:
+    """An Rlimit or a (cur, max) pair; -1 (resource.RLIM_INFINITY) is no limit."""
+    if isinstance(value, Rlimit):
+        cur, top = value.cur, value.max
+    elif isinstance(value, tuple | list) and len(value) == 2:
+        cur, top = value
+    else:
+        raise TypeError(f"{name} must be an Rlimit or a (cur, max) pair, not {type(value).__name__}")
+    c, m = _limit(f"{name}.cur", cur), _limit(f"{name}.max", top)
+    if m != -1 and (c == -1 or c > m):
+        raise ValueError(f"{name}: cur {cur} is above max {top}")
+    return [c, m]
+
+
+def calls(name: str, value: object) -> list[int]:
+    """Call names, sent as the table's ids."""
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        raise TypeError(f"{name} must be a list of call names, not {type(value).__name__}")
+    ids = []
+    for i, item in enumerate(value):
+        if not isinstance(item, str):
+            raise TypeError(f"{name}[{i}] must be a call name, not {type(item).__name__}")
+        if item not in _CALL_IDS:
+            raise ValueError(f"{name}[{i}]: no call named {item!r}")
+        ids.append(_CALL_IDS[item])
+    return ids
+
+
+def _piece(name: str, item: object) -> bytes | int | list[bytes]:
+    if isinstance(item, bytes | bytearray | memoryview):
+        return bytes(item)
+    if isinstance(item, Ptr):
+        if isinstance(item.data, int) and not isinstance(item.data, bool):
+            return _integer(f"{name} size", item.data, (0, MAX_COUNT))
+        if isinstance(item.data, bytes | bytearray | memoryview):
+            return [bytes(item.data)]
+        raise TypeError(f"{name}: Ptr takes a size or bytes, not {type(item.data).__name__}")
+    raise TypeError(f"{name} must be bytes or a Ptr, not {type(item).__name__}")
+
+
+def inout(name: str, value: object) -> int | bytes | list[bytes | int | list[bytes]] | None:
+    """An int (by value), bytes (a buffer by pointer), a cstruct or None."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _integer(name, value, (INT64[0], 2**64 - 1)) if value < 2**63 else value - 2**64
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        if not 1 <= len(value) <= 1024:
+            raise ValueError(f"{name}: a cstruct has 1 to 1024 items, not {len(value)}")
+        return [_piece(f"{name}[{i}]", item) for i, item in enumerate(value)]
+    raise TypeError(
+        f"{name} must be an int, bytes, a cstruct (list of bytes and Ptr) or None, not {type(value).__name__}"
+    )
 
 
 def pipeline(value: object) -> tuple[int, ...]:

@@ -10,8 +10,8 @@ from alcovepy import _args as _a
 from alcovepy import _spec as _s
 
 if TYPE_CHECKING:
-    from alcovepy._args import Constant, Flags, PipelineLike, StrOrBytes
-    from alcovepy._types import ChildInfo
+    from alcovepy._args import Constant, Flags, InOut, PipelineLike, StrOrBytes
+    from alcovepy._types import ChildInfo, Rlimit, WaitStatus
     from alcovepy._wire import CallSpec
 
 _T = TypeVar("_T")
@@ -200,6 +200,447 @@ class DriverCalls:
         still take effect in the process; its late reply is discarded."""
         return await self._call(pipeline, _s.CALL_SPAWN, (_a.cstr("file", file), _a.argv("argv", argv), _a.optional_argv("env", env),))
 
+    async def unshare(self, pipeline: PipelineLike, flags: Flags) -> None:
+        """unshare(2): move the process into new namespaces named by flags (CLONE_NEW*). Raises PermissionError without the privilege, OSError(EINVAL) for flags the kernel refuses.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_UNSHARE, (_a.flags("clone", "flags", flags),))
+
+    async def setns(self, pipeline: PipelineLike, fd: int, nstype: Constant) -> None:
+        """setns(2): join the namespace open on fd (e.g. from /proc/PID/ns/net); nstype 0 accepts any type. Raises PermissionError, OSError(EINVAL) for a wrong type.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_SETNS, (_a.fd("fd", fd), _a.constant("clone", "nstype", nstype),))
+
+    async def mount(self, pipeline: PipelineLike, source: StrOrBytes, target: StrOrBytes, fstype: StrOrBytes, flags: Flags, data: bytes) -> None:
+        """mount(2): an empty source, fstype or data is passed as NULL. Raises PermissionError without CAP_SYS_ADMIN, FileNotFoundError for a missing target.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_MOUNT, (_a.cstr("source", source), _a.path("target", target), _a.cstr("fstype", fstype), _a.flags("mount", "flags", flags), _a.data("data", data),))
+
+    async def umount(self, pipeline: PipelineLike, target: StrOrBytes) -> None:
+        """umount(2) the filesystem mounted at target. Raises OSError(EINVAL) if nothing is mounted there, OSError(EBUSY) if it is in use.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_UMOUNT, (_a.path("target", target),))
+
+    async def umount2(self, pipeline: PipelineLike, target: StrOrBytes, flags: Flags) -> None:
+        """umount2(2) with MNT_FORCE, MNT_DETACH, MNT_EXPIRE or UMOUNT_NOFOLLOW. Raises as umount.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_UMOUNT2, (_a.path("target", target), _a.flags("mount", "flags", flags),))
+
+    async def pivot_root(self, pipeline: PipelineLike, new_root: StrOrBytes, put_old: StrOrBytes) -> None:
+        """pivot_root(2): make new_root the root mount and move the old root to put_old. Raises OSError(EINVAL) if new_root is not a mount point, PermissionError.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_PIVOT_ROOT, (_a.path("new_root", new_root), _a.path("put_old", put_old),))
+
+    async def chroot(self, pipeline: PipelineLike, path: StrOrBytes) -> None:
+        """chroot(2) to path (the working directory is left as it is). Raises PermissionError without CAP_SYS_CHROOT, FileNotFoundError.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_CHROOT, (_a.path("path", path),))
+
+    async def sethostname(self, pipeline: PipelineLike, name: StrOrBytes) -> None:
+        """sethostname(2) in the process's UTS namespace. Raises PermissionError without CAP_SYS_ADMIN, OSError(EINVAL) past 64 bytes.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_SETHOSTNAME, (_a.cstr("name", name),))
+
+    async def gethostname(self, pipeline: PipelineLike) -> bytes:
+        """gethostname(2): the host name of the process's UTS namespace.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_GETHOSTNAME, ())
+
+    async def setuid(self, pipeline: PipelineLike, uid: int) -> None:
+        """setuid(2). Raises PermissionError when not allowed.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_SETUID, (_a.ident("uid", uid),))
+
+    async def setgid(self, pipeline: PipelineLike, gid: int) -> None:
+        """setgid(2). Raises PermissionError when not allowed.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_SETGID, (_a.ident("gid", gid),))
+
+    async def setresuid(self, pipeline: PipelineLike, ruid: int, euid: int, suid: int) -> None:
+        """setresuid(2); -1 leaves an id unchanged. Raises PermissionError when not allowed.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_SETRESUID, (_a.ident("ruid", ruid), _a.ident("euid", euid), _a.ident("suid", suid),))
+
+    async def setresgid(self, pipeline: PipelineLike, rgid: int, egid: int, sgid: int) -> None:
+        """setresgid(2); -1 leaves an id unchanged. Raises PermissionError when not allowed.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_SETRESGID, (_a.ident("rgid", rgid), _a.ident("egid", egid), _a.ident("sgid", sgid),))
+
+    async def getresuid(self, pipeline: PipelineLike) -> tuple[int, int, int]:
+        """getresuid(2): the real, effective and saved uid.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_GETRESUID, ())
+
+    async def getresgid(self, pipeline: PipelineLike) -> tuple[int, int, int]:
+        """getresgid(2): the real, effective and saved gid.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_GETRESGID, ())
+
+    async def getuid(self, pipeline: PipelineLike) -> int:
+        """getuid(2): the real uid.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_GETUID, ())
+
+    async def getgid(self, pipeline: PipelineLike) -> int:
+        """getgid(2): the real gid.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_GETGID, ())
+
+    async def setgroups(self, pipeline: PipelineLike, groups: Sequence[int]) -> None:
+        """setgroups(2): replace the supplementary groups (an empty list drops them all). Raises PermissionError without CAP_SETGID.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_SETGROUPS, (_a.id_list("groups", groups),))
+
+    async def getgroups(self, pipeline: PipelineLike) -> list[int]:
+        """getgroups(2): the supplementary group ids, however many.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_GETGROUPS, ())
+
+    async def setsid(self, pipeline: PipelineLike) -> int:
+        """setsid(2): start a new session; returns its id. Raises PermissionError if the process already leads a group.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_SETSID, ())
+
+    async def getsid(self, pipeline: PipelineLike, pid: int) -> int:
+        """getsid(2): the session id of pid (0: the process itself). Raises ProcessLookupError.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_GETSID, (_a.int32("pid", pid),))
+
+    async def setpgid(self, pipeline: PipelineLike, pid: int, pgid: int) -> None:
+        """setpgid(2); 0 means the process itself. Raises PermissionError, ProcessLookupError.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_SETPGID, (_a.int32("pid", pid), _a.int32("pgid", pgid),))
+
+    async def getpgrp(self, pipeline: PipelineLike) -> int:
+        """getpgrp(2): the process group id.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_GETPGRP, ())
+
+    async def setpriority(self, pipeline: PipelineLike, which: Constant, who: int, prio: int) -> None:
+        """setpriority(2) with PRIO_PROCESS, PRIO_PGRP or PRIO_USER. Raises PermissionError to raise priority without CAP_SYS_NICE.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_SETPRIORITY, (_a.constant("prio", "which", which), _a.int32("who", who), _a.int32("prio", prio),))
+
+    async def getpriority(self, pipeline: PipelineLike, which: Constant, who: int) -> int:
+        """getpriority(2): the nice value (-20..19), errno checked rather than the result. Raises ProcessLookupError.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_GETPRIORITY, (_a.constant("prio", "which", which), _a.int32("who", who),))
+
+    async def setrlimit(self, pipeline: PipelineLike, resource: Constant, limit: Rlimit | tuple[int, int]) -> None:
+        """setrlimit(2); limit is an Rlimit (or (cur, max)), -1 meaning RLIM_INFINITY as in the resource module. Raises PermissionError to raise a hard limit, ValueError for cur > max.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_SETRLIMIT, (_a.constant("rlimit", "resource", resource), _a.rlimit("limit", limit),))
+
+    async def getrlimit(self, pipeline: PipelineLike, resource: Constant) -> Rlimit:
+        """getrlimit(2) as an Rlimit(cur, max); -1 is RLIM_INFINITY, as in the resource module.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_GETRLIMIT, (_a.constant("rlimit", "resource", resource),))
+
+    async def prctl(self, pipeline: PipelineLike, option: Constant, arg2: InOut, arg3: InOut, arg4: InOut, arg5: InOut) -> tuple[int, InOut, InOut, InOut, InOut]:
+        """prctl(2). Each arg is an int (by value), bytes (a buffer passed by pointer), a cstruct (a list of bytes and Ptr) or None (0). Returns (result, arg2, arg3, arg4, arg5) with buffers as the kernel left them. Raises OSError with the errno.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_PRCTL, (_a.constant("prctl", "option", option), _a.inout("arg2", arg2), _a.inout("arg3", arg3), _a.inout("arg4", arg4), _a.inout("arg5", arg5),))
+
+    async def ptrace(self, pipeline: PipelineLike, request: Constant, pid: int, addr: InOut, data: InOut) -> tuple[int, InOut, InOut]:
+        """ptrace(2); addr and data as for prctl. Returns (result, addr, data); PEEK requests return the word in result (errno checked, not the result). Raises ProcessLookupError, PermissionError.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_PTRACE, (_a.constant("ptrace", "request", request), _a.int32("pid", pid), _a.inout("addr", addr), _a.inout("data", data),))
+
+    async def seccomp(self, pipeline: PipelineLike, operation: Constant, flags: Flags, args: InOut) -> None:
+        """seccomp(2): e.g. SECCOMP_SET_MODE_FILTER with a struct sock_fprog (alcovepy.seccomp builds one). Raises OSError(EACCES) without no_new_privs or CAP_SYS_ADMIN, OSError(EINVAL) for a bad program.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_SECCOMP, (_a.constant("seccomp", "operation", operation), _a.flags("seccomp", "flags", flags), _a.inout("args", args),))
+
+    async def waitpid(self, pipeline: PipelineLike, pid: int, options: Flags) -> WaitStatus:
+        """waitpid(2) for a child of the process: a stop (ptrace or WUNTRACED) or an exit the loop already collected is returned first. With WNOHANG and nothing ready returns WaitStatus(0, 0). Without WNOHANG it blocks the process's loop until the child changes state. Raises ChildProcessError for a pid that is not its child.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_WAITPID, (_a.int32("pid", pid), _a.flags("wait", "options", options),))
+
+    async def setproctitle(self, pipeline: PipelineLike, title: StrOrBytes) -> None:
+        """Rewrite the process's argv area so ps and /proc/PID/cmdline show title (truncated to the room there is); also sets the thread name.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_SETPROCTITLE, (_a.cstr("title", title),))
+
+    async def fexecve(self, pipeline: PipelineLike, fd: int, argv: Sequence[StrOrBytes], env: Sequence[StrOrBytes]) -> None:
+        """fexecve(3): replace the process with the program open on fd. On failure raises the child's errno and the process stays in its loop.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_FEXECVE, (_a.fd("fd", fd), _a.argv("argv", argv), _a.argv("env", env),))
+
+    async def getcpid(self, pipeline: PipelineLike, pid: int, field: StrOrBytes) -> int | None:
+        """A field of child pid as its parent sees it: pid, flowcontrol, signaloneof, stdin, stdout, stderr or fdctl (-2 once exec'd or exited). None if pid is not a child or the field is unknown.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_GETCPID, (_a.int32("pid", pid), _a.cstr("field", field),))
+
+    async def setcpid(self, pipeline: PipelineLike, pid: int, field: StrOrBytes, value: int) -> bool:
+        """Set a field of child pid: flowcontrol (output credit in bytes, -1 unlimited, 0 stop reading) or signaloneof (0..255). False if pid is not a child or the field cannot be set. Raises ValueError for a value out of range.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_SETCPID, (_a.int32("pid", pid), _a.cstr("field", field), _a.int64("value", value),))
+
+    async def filter(self, pipeline: PipelineLike, calls: Sequence[str], calls_for_children: Sequence[str]) -> None:
+        """Deny calls (by name) to this process and to every process it forks later; deny calls_for_children only to those. Denials add up and can never be lifted; a denied call raises CallFiltered.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_FILTER, (_a.calls("calls", calls), _a.calls("calls_for_children", calls_for_children),))
+
+    async def errno_id(self, pipeline: PipelineLike, errnum: int) -> str | None:
+        """The C name of an errno value on the helper's platform (2 -> 'ENOENT'), or None.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_ERRNO_ID, (_a.int32("errnum", errnum),))
+
+    async def alloc(self, pipeline: PipelineLike, cstruct: InOut) -> tuple[bytes, InOut]:
+        """Build a cstruct in the helper as a system call would see it and read it back: returns (the raw bytes, with pointers as the helper's addresses, and the cstruct as read back). For testing struct layouts.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_ALLOC, (_a.inout("cstruct", cstruct),))
+
+    async def open(self, pipeline: PipelineLike, path: StrOrBytes, flags: Flags, mode: int) -> int:
+        """open(2): returns the fd. Raises FileNotFoundError, PermissionError, IsADirectoryError, ...
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_OPEN, (_a.path("path", path), _a.flags("file", "flags", flags), _a.uint32("mode", mode),))
+
+    async def close(self, pipeline: PipelineLike, fd: int) -> None:
+        """close(2). Raises OSError(EBADF). Closing the process's own protocol pipes is refused with PermissionError.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_CLOSE, (_a.fd("fd", fd),))
+
+    async def read(self, pipeline: PipelineLike, fd: int, count: int) -> bytes:
+        """read(2) at most count bytes (up to 16 MiB) once; b'' at end of file. Raises OSError(EBADF), BlockingIOError.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_READ, (_a.fd("fd", fd), _a.count("count", count),))
+
+    async def write(self, pipeline: PipelineLike, fd: int, data: bytes) -> int:
+        """write(2) data once; returns the count written, which may be short. Raises OSError(EBADF), BrokenPipeError. Writes to the process's own protocol pipes are refused with PermissionError.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_WRITE, (_a.fd("fd", fd), _a.data("data", data),))
+
+    async def lseek(self, pipeline: PipelineLike, fd: int, offset: int, whence: int) -> int:
+        """lseek(2) with whence SEEK_SET (0), SEEK_CUR (1) or SEEK_END (2); returns the new offset. Raises OSError(ESPIPE) on a pipe.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_LSEEK, (_a.fd("fd", fd), _a.int64("offset", offset), _a.int32("whence", whence),))
+
+    async def fcntl(self, pipeline: PipelineLike, fd: int, cmd: Constant, arg: int) -> int:
+        """fcntl(2) with an integer argument; returns the result (the flags for F_GETFD/F_GETFL). Raises OSError(EBADF), OSError(EINVAL).
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_FCNTL, (_a.fd("fd", fd), _a.constant("fcntl", "cmd", cmd), _a.int64("arg", arg),))
+
+    async def ioctl(self, pipeline: PipelineLike, fd: int, request: Constant, arg: InOut) -> tuple[int, InOut]:
+        """ioctl(2): arg is an int (by value), bytes or a cstruct (by pointer). Returns (result, arg as the kernel left it). Raises OSError(ENOTTY), OSError(EBADF).
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_IOCTL, (_a.fd("fd", fd), _a.constant("ioctl", "request", request), _a.inout("arg", arg),))
+
+    async def readdir(self, pipeline: PipelineLike, path: StrOrBytes) -> list[bytes]:
+        """The names in directory path, '.' and '..' included, however many. Raises NotADirectoryError, FileNotFoundError.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_READDIR, (_a.path("path", path),))
+
+    async def mkdir(self, pipeline: PipelineLike, path: StrOrBytes, mode: int) -> None:
+        """mkdir(2). Raises FileExistsError, FileNotFoundError, PermissionError.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_MKDIR, (_a.path("path", path), _a.uint32("mode", mode),))
+
+    async def rmdir(self, pipeline: PipelineLike, path: StrOrBytes) -> None:
+        """rmdir(2). Raises OSError(ENOTEMPTY), FileNotFoundError.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_RMDIR, (_a.path("path", path),))
+
+    async def unlink(self, pipeline: PipelineLike, path: StrOrBytes) -> None:
+        """unlink(2). Raises FileNotFoundError, IsADirectoryError, PermissionError.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_UNLINK, (_a.path("path", path),))
+
+    async def link(self, pipeline: PipelineLike, oldpath: StrOrBytes, newpath: StrOrBytes) -> None:
+        """link(2): a hard link newpath to oldpath. Raises FileExistsError, FileNotFoundError.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_LINK, (_a.path("oldpath", oldpath), _a.path("newpath", newpath),))
+
+    async def symlink(self, pipeline: PipelineLike, target: StrOrBytes, linkpath: StrOrBytes) -> None:
+        """symlink(2): linkpath pointing to target. Raises FileExistsError.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_SYMLINK, (_a.path("target", target), _a.path("linkpath", linkpath),))
+
+    async def chmod(self, pipeline: PipelineLike, path: StrOrBytes, mode: int) -> None:
+        """chmod(2). Raises FileNotFoundError, PermissionError.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_CHMOD, (_a.path("path", path), _a.uint32("mode", mode),))
+
+    async def chown(self, pipeline: PipelineLike, path: StrOrBytes, uid: int, gid: int) -> None:
+        """chown(2); -1 leaves an id unchanged. Raises PermissionError, FileNotFoundError.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_CHOWN, (_a.path("path", path), _a.ident("uid", uid), _a.ident("gid", gid),))
+
+    async def mkfifo(self, pipeline: PipelineLike, path: StrOrBytes, mode: int) -> None:
+        """mkfifo(3). Raises FileExistsError.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_MKFIFO, (_a.path("path", path), _a.uint32("mode", mode),))
+
+    async def select(self, pipeline: PipelineLike, readfds: Sequence[int], writefds: Sequence[int], exceptfds: Sequence[int], timeout: float | None) -> tuple[list[int], list[int], list[int]]:
+        """select(2) on fds below FD_SETSIZE; timeout in seconds, None blocks the process's loop until one is ready. Returns the three lists of ready fds. Raises OSError(EBADF), OSError(EINTR).
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_SELECT, (_a.fd_list("readfds", readfds), _a.fd_list("writefds", writefds), _a.fd_list("exceptfds", exceptfds), _a.timeout("timeout", timeout),))
+
+    async def socket(self, pipeline: PipelineLike, domain: Constant, type: Flags, protocol: int) -> int:
+        """socket(2), e.g. (AF_UNIX, SOCK_STREAM, 0); returns the fd. Raises OSError(EAFNOSUPPORT), PermissionError.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_SOCKET, (_a.constant("socket", "domain", domain), _a.flags("socket", "type", type), _a.int32("protocol", protocol),))
+
+    async def connect(self, pipeline: PipelineLike, fd: int, sockaddr: bytes | None) -> None:
+        """connect(2) to a raw struct sockaddr (None: a NULL address, which dissolves a datagram association). Raises ConnectionRefusedError, FileNotFoundError, OSError(EBADF).
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_CONNECT, (_a.fd("fd", fd), _a.optional_data("sockaddr", sockaddr),))
+
+    async def ioctl_constant(self, pipeline: PipelineLike, name: StrOrBytes) -> int | None:
+        """The value of a ioctl constant name (FIONREAD) on the helper's platform, or None.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_IOCTL_CONSTANT, (_a.cstr("name", name),))
+
+    async def mount_constant(self, pipeline: PipelineLike, name: StrOrBytes) -> int | None:
+        """The value of a mount constant name (MS_BIND) on the helper's platform, or None.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_MOUNT_CONSTANT, (_a.cstr("name", name),))
+
+    async def prctl_constant(self, pipeline: PipelineLike, name: StrOrBytes) -> int | None:
+        """The value of a prctl constant name (PR_SET_NAME) on the helper's platform, or None.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_PRCTL_CONSTANT, (_a.cstr("name", name),))
+
+    async def ptrace_constant(self, pipeline: PipelineLike, name: StrOrBytes) -> int | None:
+        """The value of a ptrace constant name (PTRACE_TRACEME) on the helper's platform, or None.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_PTRACE_CONSTANT, (_a.cstr("name", name),))
+
+    async def seccomp_constant(self, pipeline: PipelineLike, name: StrOrBytes) -> int | None:
+        """The value of a seccomp constant name (SECCOMP_SET_MODE_FILTER) on the helper's platform, or None.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_SECCOMP_CONSTANT, (_a.cstr("name", name),))
+
+    async def syscall_constant(self, pipeline: PipelineLike, name: StrOrBytes) -> int | None:
+        """The value of a syscall constant name (SYS_getpid) on the helper's platform, or None.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_SYSCALL_CONSTANT, (_a.cstr("name", name),))
+
 
 class ProcessCalls:
     """Every call of the table as a method of the process it addresses."""
@@ -367,3 +808,444 @@ class ProcessCalls:
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
         return await self._calls_driver.rlimit_constant(self._calls_pipeline, name)
+
+    async def unshare(self, flags: Flags) -> None:
+        """unshare(2): move the process into new namespaces named by flags (CLONE_NEW*). Raises PermissionError without the privilege, OSError(EINVAL) for flags the kernel refuses.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.unshare(self._calls_pipeline, flags)
+
+    async def setns(self, fd: int, nstype: Constant) -> None:
+        """setns(2): join the namespace open on fd (e.g. from /proc/PID/ns/net); nstype 0 accepts any type. Raises PermissionError, OSError(EINVAL) for a wrong type.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.setns(self._calls_pipeline, fd, nstype)
+
+    async def mount(self, source: StrOrBytes, target: StrOrBytes, fstype: StrOrBytes, flags: Flags, data: bytes) -> None:
+        """mount(2): an empty source, fstype or data is passed as NULL. Raises PermissionError without CAP_SYS_ADMIN, FileNotFoundError for a missing target.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.mount(self._calls_pipeline, source, target, fstype, flags, data)
+
+    async def umount(self, target: StrOrBytes) -> None:
+        """umount(2) the filesystem mounted at target. Raises OSError(EINVAL) if nothing is mounted there, OSError(EBUSY) if it is in use.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.umount(self._calls_pipeline, target)
+
+    async def umount2(self, target: StrOrBytes, flags: Flags) -> None:
+        """umount2(2) with MNT_FORCE, MNT_DETACH, MNT_EXPIRE or UMOUNT_NOFOLLOW. Raises as umount.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.umount2(self._calls_pipeline, target, flags)
+
+    async def pivot_root(self, new_root: StrOrBytes, put_old: StrOrBytes) -> None:
+        """pivot_root(2): make new_root the root mount and move the old root to put_old. Raises OSError(EINVAL) if new_root is not a mount point, PermissionError.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.pivot_root(self._calls_pipeline, new_root, put_old)
+
+    async def chroot(self, path: StrOrBytes) -> None:
+        """chroot(2) to path (the working directory is left as it is). Raises PermissionError without CAP_SYS_CHROOT, FileNotFoundError.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.chroot(self._calls_pipeline, path)
+
+    async def sethostname(self, name: StrOrBytes) -> None:
+        """sethostname(2) in the process's UTS namespace. Raises PermissionError without CAP_SYS_ADMIN, OSError(EINVAL) past 64 bytes.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.sethostname(self._calls_pipeline, name)
+
+    async def gethostname(self) -> bytes:
+        """gethostname(2): the host name of the process's UTS namespace.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.gethostname(self._calls_pipeline)
+
+    async def setuid(self, uid: int) -> None:
+        """setuid(2). Raises PermissionError when not allowed.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.setuid(self._calls_pipeline, uid)
+
+    async def setgid(self, gid: int) -> None:
+        """setgid(2). Raises PermissionError when not allowed.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.setgid(self._calls_pipeline, gid)
+
+    async def setresuid(self, ruid: int, euid: int, suid: int) -> None:
+        """setresuid(2); -1 leaves an id unchanged. Raises PermissionError when not allowed.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.setresuid(self._calls_pipeline, ruid, euid, suid)
+
+    async def setresgid(self, rgid: int, egid: int, sgid: int) -> None:
+        """setresgid(2); -1 leaves an id unchanged. Raises PermissionError when not allowed.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.setresgid(self._calls_pipeline, rgid, egid, sgid)
+
+    async def getresuid(self) -> tuple[int, int, int]:
+        """getresuid(2): the real, effective and saved uid.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.getresuid(self._calls_pipeline)
+
+    async def getresgid(self) -> tuple[int, int, int]:
+        """getresgid(2): the real, effective and saved gid.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.getresgid(self._calls_pipeline)
+
+    async def getuid(self) -> int:
+        """getuid(2): the real uid.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.getuid(self._calls_pipeline)
+
+    async def getgid(self) -> int:
+        """getgid(2): the real gid.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.getgid(self._calls_pipeline)
+
+    async def setgroups(self, groups: Sequence[int]) -> None:
+        """setgroups(2): replace the supplementary groups (an empty list drops them all). Raises PermissionError without CAP_SETGID.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.setgroups(self._calls_pipeline, groups)
+
+    async def getgroups(self) -> list[int]:
+        """getgroups(2): the supplementary group ids, however many.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.getgroups(self._calls_pipeline)
+
+    async def setsid(self) -> int:
+        """setsid(2): start a new session; returns its id. Raises PermissionError if the process already leads a group.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.setsid(self._calls_pipeline)
+
+    async def getsid(self, pid: int) -> int:
+        """getsid(2): the session id of pid (0: the process itself). Raises ProcessLookupError.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.getsid(self._calls_pipeline, pid)
+
+    async def setpgid(self, pid: int, pgid: int) -> None:
+        """setpgid(2); 0 means the process itself. Raises PermissionError, ProcessLookupError.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.setpgid(self._calls_pipeline, pid, pgid)
+
+    async def getpgrp(self) -> int:
+        """getpgrp(2): the process group id.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.getpgrp(self._calls_pipeline)
+
+    async def setpriority(self, which: Constant, who: int, prio: int) -> None:
+        """setpriority(2) with PRIO_PROCESS, PRIO_PGRP or PRIO_USER. Raises PermissionError to raise priority without CAP_SYS_NICE.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.setpriority(self._calls_pipeline, which, who, prio)
+
+    async def getpriority(self, which: Constant, who: int) -> int:
+        """getpriority(2): the nice value (-20..19), errno checked rather than the result. Raises ProcessLookupError.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.getpriority(self._calls_pipeline, which, who)
+
+    async def setrlimit(self, resource: Constant, limit: Rlimit | tuple[int, int]) -> None:
+        """setrlimit(2); limit is an Rlimit (or (cur, max)), -1 meaning RLIM_INFINITY as in the resource module. Raises PermissionError to raise a hard limit, ValueError for cur > max.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.setrlimit(self._calls_pipeline, resource, limit)
+
+    async def getrlimit(self, resource: Constant) -> Rlimit:
+        """getrlimit(2) as an Rlimit(cur, max); -1 is RLIM_INFINITY, as in the resource module.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.getrlimit(self._calls_pipeline, resource)
+
+    async def prctl(self, option: Constant, arg2: InOut, arg3: InOut, arg4: InOut, arg5: InOut) -> tuple[int, InOut, InOut, InOut, InOut]:
+        """prctl(2). Each arg is an int (by value), bytes (a buffer passed by pointer), a cstruct (a list of bytes and Ptr) or None (0). Returns (result, arg2, arg3, arg4, arg5) with buffers as the kernel left them. Raises OSError with the errno.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.prctl(self._calls_pipeline, option, arg2, arg3, arg4, arg5)
+
+    async def ptrace(self, request: Constant, pid: int, addr: InOut, data: InOut) -> tuple[int, InOut, InOut]:
+        """ptrace(2); addr and data as for prctl. Returns (result, addr, data); PEEK requests return the word in result (errno checked, not the result). Raises ProcessLookupError, PermissionError.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.ptrace(self._calls_pipeline, request, pid, addr, data)
+
+    async def seccomp(self, operation: Constant, flags: Flags, args: InOut) -> None:
+        """seccomp(2): e.g. SECCOMP_SET_MODE_FILTER with a struct sock_fprog (alcovepy.seccomp builds one). Raises OSError(EACCES) without no_new_privs or CAP_SYS_ADMIN, OSError(EINVAL) for a bad program.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.seccomp(self._calls_pipeline, operation, flags, args)
+
+    async def waitpid(self, pid: int, options: Flags) -> WaitStatus:
+        """waitpid(2) for a child of the process: a stop (ptrace or WUNTRACED) or an exit the loop already collected is returned first. With WNOHANG and nothing ready returns WaitStatus(0, 0). Without WNOHANG it blocks the process's loop until the child changes state. Raises ChildProcessError for a pid that is not its child.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.waitpid(self._calls_pipeline, pid, options)
+
+    async def setproctitle(self, title: StrOrBytes) -> None:
+        """Rewrite the process's argv area so ps and /proc/PID/cmdline show title (truncated to the room there is); also sets the thread name.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.setproctitle(self._calls_pipeline, title)
+
+    async def fexecve(self, fd: int, argv: Sequence[StrOrBytes], env: Sequence[StrOrBytes]) -> None:
+        """fexecve(3): replace the process with the program open on fd. On failure raises the child's errno and the process stays in its loop.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.fexecve(self._calls_pipeline, fd, argv, env)
+
+    async def getcpid(self, pid: int, field: StrOrBytes) -> int | None:
+        """A field of child pid as its parent sees it: pid, flowcontrol, signaloneof, stdin, stdout, stderr or fdctl (-2 once exec'd or exited). None if pid is not a child or the field is unknown.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.getcpid(self._calls_pipeline, pid, field)
+
+    async def setcpid(self, pid: int, field: StrOrBytes, value: int) -> bool:
+        """Set a field of child pid: flowcontrol (output credit in bytes, -1 unlimited, 0 stop reading) or signaloneof (0..255). False if pid is not a child or the field cannot be set. Raises ValueError for a value out of range.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.setcpid(self._calls_pipeline, pid, field, value)
+
+    async def filter(self, calls: Sequence[str], calls_for_children: Sequence[str]) -> None:
+        """Deny calls (by name) to this process and to every process it forks later; deny calls_for_children only to those. Denials add up and can never be lifted; a denied call raises CallFiltered.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.filter(self._calls_pipeline, calls, calls_for_children)
+
+    async def errno_id(self, errnum: int) -> str | None:
+        """The C name of an errno value on the helper's platform (2 -> 'ENOENT'), or None.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.errno_id(self._calls_pipeline, errnum)
+
+    async def alloc(self, cstruct: InOut) -> tuple[bytes, InOut]:
+        """Build a cstruct in the helper as a system call would see it and read it back: returns (the raw bytes, with pointers as the helper's addresses, and the cstruct as read back). For testing struct layouts.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.alloc(self._calls_pipeline, cstruct)
+
+    async def open(self, path: StrOrBytes, flags: Flags, mode: int) -> int:
+        """open(2): returns the fd. Raises FileNotFoundError, PermissionError, IsADirectoryError, ...
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.open(self._calls_pipeline, path, flags, mode)
+
+    async def close(self, fd: int) -> None:
+        """close(2). Raises OSError(EBADF). Closing the process's own protocol pipes is refused with PermissionError.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.close(self._calls_pipeline, fd)
+
+    async def read(self, fd: int, count: int) -> bytes:
+        """read(2) at most count bytes (up to 16 MiB) once; b'' at end of file. Raises OSError(EBADF), BlockingIOError.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.read(self._calls_pipeline, fd, count)
+
+    async def write(self, fd: int, data: bytes) -> int:
+        """write(2) data once; returns the count written, which may be short. Raises OSError(EBADF), BrokenPipeError. Writes to the process's own protocol pipes are refused with PermissionError.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.write(self._calls_pipeline, fd, data)
+
+    async def lseek(self, fd: int, offset: int, whence: int) -> int:
+        """lseek(2) with whence SEEK_SET (0), SEEK_CUR (1) or SEEK_END (2); returns the new offset. Raises OSError(ESPIPE) on a pipe.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.lseek(self._calls_pipeline, fd, offset, whence)
+
+    async def fcntl(self, fd: int, cmd: Constant, arg: int) -> int:
+        """fcntl(2) with an integer argument; returns the result (the flags for F_GETFD/F_GETFL). Raises OSError(EBADF), OSError(EINVAL).
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.fcntl(self._calls_pipeline, fd, cmd, arg)
+
+    async def ioctl(self, fd: int, request: Constant, arg: InOut) -> tuple[int, InOut]:
+        """ioctl(2): arg is an int (by value), bytes or a cstruct (by pointer). Returns (result, arg as the kernel left it). Raises OSError(ENOTTY), OSError(EBADF).
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.ioctl(self._calls_pipeline, fd, request, arg)
+
+    async def readdir(self, path: StrOrBytes) -> list[bytes]:
+        """The names in directory path, '.' and '..' included, however many. Raises NotADirectoryError, FileNotFoundError.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.readdir(self._calls_pipeline, path)
+
+    async def mkdir(self, path: StrOrBytes, mode: int) -> None:
+        """mkdir(2). Raises FileExistsError, FileNotFoundError, PermissionError.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.mkdir(self._calls_pipeline, path, mode)
+
+    async def rmdir(self, path: StrOrBytes) -> None:
+        """rmdir(2). Raises OSError(ENOTEMPTY), FileNotFoundError.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.rmdir(self._calls_pipeline, path)
+
+    async def unlink(self, path: StrOrBytes) -> None:
+        """unlink(2). Raises FileNotFoundError, IsADirectoryError, PermissionError.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.unlink(self._calls_pipeline, path)
+
+    async def link(self, oldpath: StrOrBytes, newpath: StrOrBytes) -> None:
+        """link(2): a hard link newpath to oldpath. Raises FileExistsError, FileNotFoundError.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.link(self._calls_pipeline, oldpath, newpath)
+
+    async def symlink(self, target: StrOrBytes, linkpath: StrOrBytes) -> None:
+        """symlink(2): linkpath pointing to target. Raises FileExistsError.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.symlink(self._calls_pipeline, target, linkpath)
+
+    async def chmod(self, path: StrOrBytes, mode: int) -> None:
+        """chmod(2). Raises FileNotFoundError, PermissionError.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.chmod(self._calls_pipeline, path, mode)
+
+    async def chown(self, path: StrOrBytes, uid: int, gid: int) -> None:
+        """chown(2); -1 leaves an id unchanged. Raises PermissionError, FileNotFoundError.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.chown(self._calls_pipeline, path, uid, gid)
+
+    async def mkfifo(self, path: StrOrBytes, mode: int) -> None:
+        """mkfifo(3). Raises FileExistsError.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.mkfifo(self._calls_pipeline, path, mode)
+
+    async def select(self, readfds: Sequence[int], writefds: Sequence[int], exceptfds: Sequence[int], timeout: float | None) -> tuple[list[int], list[int], list[int]]:
+        """select(2) on fds below FD_SETSIZE; timeout in seconds, None blocks the process's loop until one is ready. Returns the three lists of ready fds. Raises OSError(EBADF), OSError(EINTR).
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.select(self._calls_pipeline, readfds, writefds, exceptfds, timeout)
+
+    async def socket(self, domain: Constant, type: Flags, protocol: int) -> int:
+        """socket(2), e.g. (AF_UNIX, SOCK_STREAM, 0); returns the fd. Raises OSError(EAFNOSUPPORT), PermissionError.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.socket(self._calls_pipeline, domain, type, protocol)
+
+    async def connect(self, fd: int, sockaddr: bytes | None) -> None:
+        """connect(2) to a raw struct sockaddr (None: a NULL address, which dissolves a datagram association). Raises ConnectionRefusedError, FileNotFoundError, OSError(EBADF).
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.connect(self._calls_pipeline, fd, sockaddr)
+
+    async def ioctl_constant(self, name: StrOrBytes) -> int | None:
+        """The value of a ioctl constant name (FIONREAD) on the helper's platform, or None.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.ioctl_constant(self._calls_pipeline, name)
+
+    async def mount_constant(self, name: StrOrBytes) -> int | None:
+        """The value of a mount constant name (MS_BIND) on the helper's platform, or None.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.mount_constant(self._calls_pipeline, name)
+
+    async def prctl_constant(self, name: StrOrBytes) -> int | None:
+        """The value of a prctl constant name (PR_SET_NAME) on the helper's platform, or None.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.prctl_constant(self._calls_pipeline, name)
+
+    async def ptrace_constant(self, name: StrOrBytes) -> int | None:
+        """The value of a ptrace constant name (PTRACE_TRACEME) on the helper's platform, or None.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.ptrace_constant(self._calls_pipeline, name)
+
+    async def seccomp_constant(self, name: StrOrBytes) -> int | None:
+        """The value of a seccomp constant name (SECCOMP_SET_MODE_FILTER) on the helper's platform, or None.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.seccomp_constant(self._calls_pipeline, name)
+
+    async def syscall_constant(self, name: StrOrBytes) -> int | None:
+        """The value of a syscall constant name (SYS_getpid) on the helper's platform, or None.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.syscall_constant(self._calls_pipeline, name)

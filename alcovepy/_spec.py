@@ -7,18 +7,28 @@ from typing import Final
 
 from alcovepy._wire import (
     CallSpec,
+    RESULT_ALLOC,
+    RESULT_BOOL,
     RESULT_BYTES,
     RESULT_BYTES_LIST,
     RESULT_CHILD_LIST,
+    RESULT_FD_LISTS,
+    RESULT_INOUT_1,
+    RESULT_INOUT_2,
+    RESULT_INOUT_4,
     RESULT_INT,
+    RESULT_INT_LIST,
     RESULT_INT_TRIPLE,
     RESULT_NONE,
     RESULT_OPTIONAL_BYTES,
     RESULT_OPTIONAL_INT,
+    RESULT_OPTIONAL_STR,
+    RESULT_RLIMIT,
     RESULT_STR,
+    RESULT_WAIT,
 )
 
-SPEC_DIGEST: Final = "8d1cb0df80ebf9b29d91396248ba5f15b3634d42eb129c3abd53d531a2d0a6e3"
+SPEC_DIGEST: Final = "eb6e5fcf9a87b443b6699754ddb2e02a95115510a9aa63b3d77acf068f3d650a"
 VERSION: Final = "0.1.0"
 PROTOCOL_VERSION: Final = 1
 MAX_FRAME: Final = 67108864
@@ -71,6 +81,16 @@ CONSTANT_FAMILIES: Final[dict[str, tuple[str, ...]]] = {
     "file": ("O_RDONLY", "O_WRONLY", "O_RDWR", "O_APPEND", "O_ASYNC", "O_CLOEXEC", "O_CREAT", "O_DIRECT", "O_DIRECTORY", "O_DSYNC", "O_EXCL", "O_LARGEFILE", "O_NOATIME", "O_NOCTTY", "O_NOFOLLOW", "O_NONBLOCK", "O_NDELAY", "O_PATH", "O_SYNC", "O_TMPFILE", "O_TRUNC", ),
     "fcntl": ("F_GETFD", "F_SETFD", "F_GETFL", "F_SETFL", "FD_CLOEXEC", "F_DUPFD", "F_DUPFD_CLOEXEC", "F_GETPIPE_SZ", "F_SETPIPE_SZ", ),
     "rlimit": ("RLIMIT_AS", "RLIMIT_CORE", "RLIMIT_CPU", "RLIMIT_DATA", "RLIMIT_FSIZE", "RLIMIT_LOCKS", "RLIMIT_MEMLOCK", "RLIMIT_MSGQUEUE", "RLIMIT_NICE", "RLIMIT_NOFILE", "RLIMIT_NPROC", "RLIMIT_RSS", "RLIMIT_RTPRIO", "RLIMIT_RTTIME", "RLIMIT_SIGPENDING", "RLIMIT_STACK", ),
+    "mount": ("MNT_DETACH", "MNT_EXPIRE", "MNT_FORCE", "MS_ACTIVE", "MS_BIND", "MS_BORN", "MS_DIRSYNC", "MS_I_VERSION", "MS_KERNMOUNT", "MS_LAZYTIME", "MS_MANDLOCK", "MS_MGC_MSK", "MS_MGC_VAL", "MS_MOVE", "MS_NOATIME", "MS_NODEV", "MS_NODIRATIME", "MS_NOEXEC", "MS_NOREMOTELOCK", "MS_NOSEC", "MS_NOSUID", "MS_NOSYMFOLLOW", "MS_NOUSER", "MS_POSIXACL", "MS_PRIVATE", "MS_RDONLY", "MS_REC", "MS_RELATIME", "MS_REMOUNT", "MS_RMT_MASK", "MS_SHARED", "MS_SILENT", "MS_SLAVE", "MS_STRICTATIME", "MS_SUBMOUNT", "MS_SYNCHRONOUS", "MS_UNBINDABLE", "MS_VERBOSE", "UMOUNT_NOFOLLOW", ),
+    "prctl": ("PR_CAPBSET_DROP", "PR_CAPBSET_READ", "PR_CAP_AMBIENT", "PR_CAP_AMBIENT_CLEAR_ALL", "PR_CAP_AMBIENT_IS_SET", "PR_CAP_AMBIENT_LOWER", "PR_CAP_AMBIENT_RAISE", "PR_ENDIAN_BIG", "PR_ENDIAN_LITTLE", "PR_ENDIAN_PPC_LITTLE", "PR_FPEMU_NOPRINT", "PR_FPEMU_SIGFPE", "PR_FP_EXC_ASYNC", "PR_FP_EXC_DISABLED", "PR_FP_EXC_DIV", "PR_FP_EXC_INV", "PR_FP_EXC_NONRECOV", "PR_FP_EXC_OVF", "PR_FP_EXC_PRECISE", "PR_FP_EXC_RES", "PR_FP_EXC_SW_ENABLE", "PR_FP_EXC_UND", "PR_FP_MODE_FR", "PR_FP_MODE_FRE", "PR_GET_CHILD_SUBREAPER", "PR_GET_DUMPABLE", "PR_GET_ENDIAN", "PR_GET_FPEMU", "PR_GET_FPEXC", "PR_GET_FP_MODE", "PR_GET_IO_FLUSHER", "PR_GET_KEEPCAPS", "PR_GET_NAME", "PR_GET_NO_NEW_PRIVS", "PR_GET_PDEATHSIG", "PR_GET_SECCOMP", "PR_GET_SECUREBITS", "PR_GET_SPECULATION_CTRL", "PR_GET_TAGGED_ADDR_CTRL", "PR_GET_THP_DISABLE", "PR_GET_TID_ADDRESS", "PR_GET_TIMERSLACK", "PR_GET_TIMING", "PR_GET_TSC", "PR_GET_UNALIGN", "PR_MCE_KILL", "PR_MCE_KILL_CLEAR", "PR_MCE_KILL_DEFAULT", "PR_MCE_KILL_EARLY", "PR_MCE_KILL_GET", "PR_MCE_KILL_LATE", "PR_MCE_KILL_SET", "PR_MPX_DISABLE_MANAGEMENT", "PR_MPX_ENABLE_MANAGEMENT", "PR_MTE_TAG_MASK", "PR_MTE_TAG_SHIFT", "PR_MTE_TCF_ASYNC", "PR_MTE_TCF_MASK", "PR_MTE_TCF_NONE", "PR_MTE_TCF_SHIFT", "PR_MTE_TCF_SYNC", "PR_PAC_APDAKEY", "PR_PAC_APDBKEY", "PR_PAC_APGAKEY", "PR_PAC_APIAKEY", "PR_PAC_APIBKEY", "PR_PAC_GET_ENABLED_KEYS", "PR_PAC_RESET_KEYS", "PR_PAC_SET_ENABLED_KEYS", "PR_SCHED_CORE", "PR_SCHED_CORE_CREATE", "PR_SCHED_CORE_GET", "PR_SCHED_CORE_MAX", "PR_SCHED_CORE_SCOPE_PROCESS_GROUP", "PR_SCHED_CORE_SCOPE_THREAD", "PR_SCHED_CORE_SCOPE_THREAD_GROUP", "PR_SCHED_CORE_SHARE_FROM", "PR_SCHED_CORE_SHARE_TO", "PR_SET_CHILD_SUBREAPER", "PR_SET_DUMPABLE", "PR_SET_ENDIAN", "PR_SET_FPEMU", "PR_SET_FPEXC", "PR_SET_FP_MODE", "PR_SET_IO_FLUSHER", "PR_SET_KEEPCAPS", "PR_SET_MM", "PR_SET_MM_ARG_END", "PR_SET_MM_ARG_START", "PR_SET_MM_AUXV", "PR_SET_MM_BRK", "PR_SET_MM_END_CODE", "PR_SET_MM_END_DATA", "PR_SET_MM_ENV_END", "PR_SET_MM_ENV_START", "PR_SET_MM_EXE_FILE", "PR_SET_MM_MAP", "PR_SET_MM_MAP_SIZE", "PR_SET_MM_START_BRK", "PR_SET_MM_START_CODE", "PR_SET_MM_START_DATA", "PR_SET_MM_START_STACK", "PR_SET_NAME", "PR_SET_NO_NEW_PRIVS", "PR_SET_PDEATHSIG", "PR_SET_PTRACER", "PR_SET_PTRACER_ANY", "PR_SET_SECCOMP", "PR_SET_SECUREBITS", "PR_SET_SPECULATION_CTRL", "PR_SET_SYSCALL_USER_DISPATCH", "PR_SET_TAGGED_ADDR_CTRL", "PR_SET_THP_DISABLE", "PR_SET_TIMERSLACK", "PR_SET_TIMING", "PR_SET_TSC", "PR_SET_UNALIGN", "PR_SET_VMA", "PR_SET_VMA_ANON_NAME", "PR_SME_GET_VL", "PR_SME_SET_VL", "PR_SME_SET_VL_ONEXEC", "PR_SME_VL_INHERIT", "PR_SME_VL_LEN_MASK", "PR_SPEC_DISABLE", "PR_SPEC_DISABLE_NOEXEC", "PR_SPEC_ENABLE", "PR_SPEC_FORCE_DISABLE", "PR_SPEC_INDIRECT_BRANCH", "PR_SPEC_L1D_FLUSH", "PR_SPEC_NOT_AFFECTED", "PR_SPEC_PRCTL", "PR_SPEC_STORE_BYPASS", "PR_SVE_GET_VL", "PR_SVE_SET_VL", "PR_SVE_SET_VL_ONEXEC", "PR_SVE_VL_INHERIT", "PR_SVE_VL_LEN_MASK", "PR_SYS_DISPATCH_OFF", "PR_SYS_DISPATCH_ON", "PR_TAGGED_ADDR_ENABLE", "PR_TASK_PERF_EVENTS_DISABLE", "PR_TASK_PERF_EVENTS_ENABLE", "PR_TIMING_STATISTICAL", "PR_TIMING_TIMESTAMP", "PR_TSC_ENABLE", "PR_TSC_SIGSEGV", "PR_UNALIGN_NOPRINT", "PR_UNALIGN_SIGBUS", "SECCOMP_MODE_DISABLED", "SECCOMP_MODE_FILTER", "SECCOMP_MODE_STRICT", ),
+    "ptrace": ("PTRACE_ARCH_PRCTL", "PTRACE_ATTACH", "PTRACE_CONT", "PTRACE_DETACH", "PTRACE_EVENTMSG_SYSCALL_ENTRY", "PTRACE_EVENTMSG_SYSCALL_EXIT", "PTRACE_EVENT_CLONE", "PTRACE_EVENT_EXEC", "PTRACE_EVENT_EXIT", "PTRACE_EVENT_FORK", "PTRACE_EVENT_SECCOMP", "PTRACE_EVENT_STOP", "PTRACE_EVENT_VFORK", "PTRACE_EVENT_VFORK_DONE", "PTRACE_GETEVENTMSG", "PTRACE_GETFPREGS", "PTRACE_GETFPXREGS", "PTRACE_GETREGS", "PTRACE_GETREGSET", "PTRACE_GETSIGINFO", "PTRACE_GETSIGMASK", "PTRACE_GET_RSEQ_CONFIGURATION", "PTRACE_GET_SYSCALL_INFO", "PTRACE_GET_THREAD_AREA", "PTRACE_INTERRUPT", "PTRACE_KILL", "PTRACE_LISTEN", "PTRACE_OLDSETOPTIONS", "PTRACE_O_EXITKILL", "PTRACE_O_MASK", "PTRACE_O_SUSPEND_SECCOMP", "PTRACE_O_TRACECLONE", "PTRACE_O_TRACEEXEC", "PTRACE_O_TRACEEXIT", "PTRACE_O_TRACEFORK", "PTRACE_O_TRACESECCOMP", "PTRACE_O_TRACESYSGOOD", "PTRACE_O_TRACEVFORK", "PTRACE_O_TRACEVFORKDONE", "PTRACE_PEEKDATA", "PTRACE_PEEKSIGINFO", "PTRACE_PEEKSIGINFO_SHARED", "PTRACE_PEEKTEXT", "PTRACE_PEEKUSR", "PTRACE_POKEDATA", "PTRACE_POKETEXT", "PTRACE_POKEUSR", "PTRACE_SECCOMP_GET_FILTER", "PTRACE_SECCOMP_GET_METADATA", "PTRACE_SEIZE", "PTRACE_SETFPREGS", "PTRACE_SETFPXREGS", "PTRACE_SETOPTIONS", "PTRACE_SETREGS", "PTRACE_SETREGSET", "PTRACE_SETSIGINFO", "PTRACE_SETSIGMASK", "PTRACE_SET_THREAD_AREA", "PTRACE_SINGLEBLOCK", "PTRACE_SINGLESTEP", "PTRACE_SYSCALL", "PTRACE_SYSCALL_INFO_ENTRY", "PTRACE_SYSCALL_INFO_EXIT", "PTRACE_SYSCALL_INFO_NONE", "PTRACE_SYSCALL_INFO_SECCOMP", "PTRACE_SYSEMU", "PTRACE_SYSEMU_SINGLESTEP", "PTRACE_TRACEME", ),
+    "seccomp": ("SECCOMP_ADDFD_FLAG_SEND", "SECCOMP_ADDFD_FLAG_SETFD", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_NEW_LISTENER", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_TSYNC_ESRCH", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", "SECCOMP_GET_ACTION_AVAIL", "SECCOMP_GET_NOTIF_SIZES", "SECCOMP_MODE_DISABLED", "SECCOMP_MODE_FILTER", "SECCOMP_MODE_STRICT", "SECCOMP_RET_ACTION", "SECCOMP_RET_ACTION_FULL", "SECCOMP_RET_ALLOW", "SECCOMP_RET_DATA", "SECCOMP_RET_ERRNO", "SECCOMP_RET_KILL", "SECCOMP_RET_KILL_PROCESS", "SECCOMP_RET_KILL_THREAD", "SECCOMP_RET_LOG", "SECCOMP_RET_TRACE", "SECCOMP_RET_TRAP", "SECCOMP_RET_USER_NOTIF", "SECCOMP_SET_MODE_FILTER", "SECCOMP_SET_MODE_STRICT", "SECCOMP_USER_NOTIF_FLAG_CONTINUE", ),
+    "syscall": ("AUDIT_ARCH_AARCH64", "AUDIT_ARCH_ALPHA", "AUDIT_ARCH_ARCOMPACT", "AUDIT_ARCH_ARCOMPACTBE", "AUDIT_ARCH_ARCV2", "AUDIT_ARCH_ARCV2BE", "AUDIT_ARCH_ARM", "AUDIT_ARCH_ARMEB", "AUDIT_ARCH_C6X", "AUDIT_ARCH_C6XBE", "AUDIT_ARCH_CRIS", "AUDIT_ARCH_CSKY", "AUDIT_ARCH_FRV", "AUDIT_ARCH_H8300", "AUDIT_ARCH_HEXAGON", "AUDIT_ARCH_I386", "AUDIT_ARCH_IA64", "AUDIT_ARCH_LOONGARCH32", "AUDIT_ARCH_LOONGARCH64", "AUDIT_ARCH_M32R", "AUDIT_ARCH_M68K", "AUDIT_ARCH_MICROBLAZE", "AUDIT_ARCH_MIPS", "AUDIT_ARCH_MIPS64", "AUDIT_ARCH_MIPS64N32", "AUDIT_ARCH_MIPSEL", "AUDIT_ARCH_MIPSEL64", "AUDIT_ARCH_MIPSEL64N32", "AUDIT_ARCH_NDS32", "AUDIT_ARCH_NDS32BE", "AUDIT_ARCH_NIOS2", "AUDIT_ARCH_OPENRISC", "AUDIT_ARCH_PARISC", "AUDIT_ARCH_PARISC64", "AUDIT_ARCH_PPC", "AUDIT_ARCH_PPC64", "AUDIT_ARCH_PPC64LE", "AUDIT_ARCH_RISCV32", "AUDIT_ARCH_RISCV64", "AUDIT_ARCH_S390", "AUDIT_ARCH_S390X", "AUDIT_ARCH_SH", "AUDIT_ARCH_SH64", "AUDIT_ARCH_SHEL", "AUDIT_ARCH_SHEL64", "AUDIT_ARCH_SPARC", "AUDIT_ARCH_SPARC64", "AUDIT_ARCH_TILEGX", "AUDIT_ARCH_TILEGX32", "AUDIT_ARCH_TILEPRO", "AUDIT_ARCH_UNICORE", "AUDIT_ARCH_X86_64", "AUDIT_ARCH_XTENSA", "SYS__sysctl", "SYS_accept", "SYS_accept4", "SYS_access", "SYS_acct", "SYS_add_key", "SYS_adjtimex", "SYS_afs_syscall", "SYS_alarm", "SYS_arch_prctl", "SYS_bind", "SYS_bpf", "SYS_brk", "SYS_capget", "SYS_capset", "SYS_chdir", "SYS_chmod", "SYS_chown", "SYS_chroot", "SYS_clock_adjtime", "SYS_clock_getres", "SYS_clock_gettime", "SYS_clock_nanosleep", "SYS_clock_settime", "SYS_clone", "SYS_clone3", "SYS_close", "SYS_close_range", "SYS_connect", "SYS_copy_file_range", "SYS_creat", "SYS_create_module", "SYS_delete_module", "SYS_dup", "SYS_dup2", "SYS_dup3", "SYS_epoll_create", "SYS_epoll_create1", "SYS_epoll_ctl", "SYS_epoll_ctl_old", "SYS_epoll_pwait", "SYS_epoll_pwait2", "SYS_epoll_wait", "SYS_epoll_wait_old", "SYS_eventfd", "SYS_eventfd2", "SYS_execve", "SYS_execveat", "SYS_exit", "SYS_exit_group", "SYS_faccessat", "SYS_faccessat2", "SYS_fadvise64", "SYS_fallocate", "SYS_fanotify_init", "SYS_fanotify_mark", "SYS_fchdir", "SYS_fchmod", "SYS_fchmodat", "SYS_fchown", "SYS_fchownat", "SYS_fcntl", "SYS_fdatasync", "SYS_fgetxattr", "SYS_finit_module", "SYS_flistxattr", "SYS_flock", "SYS_fork", "SYS_fremovexattr", "SYS_fsconfig", "SYS_fsetxattr", "SYS_fsmount", "SYS_fsopen", "SYS_fspick", "SYS_fstat", "SYS_fstatfs", "SYS_fsync", "SYS_ftruncate", "SYS_futex", "SYS_futex_waitv", "SYS_futimesat", "SYS_get_kernel_syms", "SYS_get_mempolicy", "SYS_get_robust_list", "SYS_get_thread_area", "SYS_getcpu", "SYS_getcwd", "SYS_getdents", "SYS_getdents64", "SYS_getegid", "SYS_geteuid", "SYS_getgid", "SYS_getgroups", "SYS_getitimer", "SYS_getpeername", "SYS_getpgid", "SYS_getpgrp", "SYS_getpid", "SYS_getpmsg", "SYS_getppid", "SYS_getpriority", "SYS_getrandom", "SYS_getresgid", "SYS_getresuid", "SYS_getrlimit", "SYS_getrusage", "SYS_getsid", "SYS_getsockname", "SYS_getsockopt", "SYS_gettid", "SYS_gettimeofday", "SYS_getuid", "SYS_getxattr", "SYS_init_module", "SYS_inotify_add_watch", "SYS_inotify_init", "SYS_inotify_init1", "SYS_inotify_rm_watch", "SYS_io_cancel", "SYS_io_destroy", "SYS_io_getevents", "SYS_io_pgetevents", "SYS_io_setup", "SYS_io_submit", "SYS_io_uring_enter", "SYS_io_uring_register", "SYS_io_uring_setup", "SYS_ioctl", "SYS_ioperm", "SYS_iopl", "SYS_ioprio_get", "SYS_ioprio_set", "SYS_kcmp", "SYS_kexec_file_load", "SYS_kexec_load", "SYS_keyctl", "SYS_kill", "SYS_landlock_add_rule", "SYS_landlock_create_ruleset", "SYS_landlock_restrict_self", "SYS_lchown", "SYS_lgetxattr", "SYS_link", "SYS_linkat", "SYS_listen", "SYS_listxattr", "SYS_llistxattr", "SYS_lookup_dcookie", "SYS_lremovexattr", "SYS_lseek", "SYS_lsetxattr", "SYS_lstat", "SYS_madvise", "SYS_mbind", "SYS_membarrier", "SYS_memfd_create", "SYS_memfd_secret", "SYS_migrate_pages", "SYS_mincore", "SYS_mkdir", "SYS_mkdirat", "SYS_mknod", "SYS_mknodat", "SYS_mlock", "SYS_mlock2", "SYS_mlockall", "SYS_mmap", "SYS_modify_ldt", "SYS_mount", "SYS_mount_setattr", "SYS_move_mount", "SYS_move_pages", "SYS_mprotect", "SYS_mq_getsetattr", "SYS_mq_notify", "SYS_mq_open", "SYS_mq_timedreceive", "SYS_mq_timedsend", "SYS_mq_unlink", "SYS_mremap", "SYS_msgctl", "SYS_msgget", "SYS_msgrcv", "SYS_msgsnd", "SYS_msync", "SYS_munlock", "SYS_munlockall", "SYS_munmap", "SYS_name_to_handle_at", "SYS_nanosleep", "SYS_newfstatat", "SYS_nfsservctl", "SYS_open", "SYS_open_by_handle_at", "SYS_open_tree", "SYS_openat", "SYS_openat2", "SYS_pause", "SYS_perf_event_open", "SYS_personality", "SYS_pidfd_getfd", "SYS_pidfd_open", "SYS_pidfd_send_signal", "SYS_pipe", "SYS_pipe2", "SYS_pivot_root", "SYS_pkey_alloc", "SYS_pkey_free", "SYS_pkey_mprotect", "SYS_poll", "SYS_ppoll", "SYS_prctl", "SYS_pread64", "SYS_preadv", "SYS_preadv2", "SYS_prlimit64", "SYS_process_madvise", "SYS_process_mrelease", "SYS_process_vm_readv", "SYS_process_vm_writev", "SYS_pselect6", "SYS_ptrace", "SYS_putpmsg", "SYS_pwrite64", "SYS_pwritev", "SYS_pwritev2", "SYS_query_module", "SYS_quotactl", "SYS_quotactl_fd", "SYS_read", "SYS_readahead", "SYS_readlink", "SYS_readlinkat", "SYS_readv", "SYS_reboot", "SYS_recvfrom", "SYS_recvmmsg", "SYS_recvmsg", "SYS_remap_file_pages", "SYS_removexattr", "SYS_rename", "SYS_renameat", "SYS_renameat2", "SYS_request_key", "SYS_restart_syscall", "SYS_rmdir", "SYS_rseq", "SYS_rt_sigaction", "SYS_rt_sigpending", "SYS_rt_sigprocmask", "SYS_rt_sigqueueinfo", "SYS_rt_sigreturn", "SYS_rt_sigsuspend", "SYS_rt_sigtimedwait", "SYS_rt_tgsigqueueinfo", "SYS_sched_get_priority_max", "SYS_sched_get_priority_min", "SYS_sched_getaffinity", "SYS_sched_getattr", "SYS_sched_getparam", "SYS_sched_getscheduler", "SYS_sched_rr_get_interval", "SYS_sched_setaffinity", "SYS_sched_setattr", "SYS_sched_setparam", "SYS_sched_setscheduler", "SYS_sched_yield", "SYS_seccomp", "SYS_security", "SYS_select", "SYS_semctl", "SYS_semget", "SYS_semop", "SYS_semtimedop", "SYS_sendfile", "SYS_sendmmsg", "SYS_sendmsg", "SYS_sendto", "SYS_set_mempolicy", "SYS_set_mempolicy_home_node", "SYS_set_robust_list", "SYS_set_thread_area", "SYS_set_tid_address", "SYS_setdomainname", "SYS_setfsgid", "SYS_setfsuid", "SYS_setgid", "SYS_setgroups", "SYS_sethostname", "SYS_setitimer", "SYS_setns", "SYS_setpgid", "SYS_setpriority", "SYS_setregid", "SYS_setresgid", "SYS_setresuid", "SYS_setreuid", "SYS_setrlimit", "SYS_setsid", "SYS_setsockopt", "SYS_settimeofday", "SYS_setuid", "SYS_setxattr", "SYS_shmat", "SYS_shmctl", "SYS_shmdt", "SYS_shmget", "SYS_shutdown", "SYS_sigaltstack", "SYS_signalfd", "SYS_signalfd4", "SYS_socket", "SYS_socketpair", "SYS_splice", "SYS_stat", "SYS_statfs", "SYS_statx", "SYS_swapoff", "SYS_swapon", "SYS_symlink", "SYS_symlinkat", "SYS_sync", "SYS_sync_file_range", "SYS_syncfs", "SYS_sysfs", "SYS_sysinfo", "SYS_syslog", "SYS_tee", "SYS_tgkill", "SYS_time", "SYS_timer_create", "SYS_timer_delete", "SYS_timer_getoverrun", "SYS_timer_gettime", "SYS_timer_settime", "SYS_timerfd_create", "SYS_timerfd_gettime", "SYS_timerfd_settime", "SYS_times", "SYS_tkill", "SYS_truncate", "SYS_tuxcall", "SYS_umask", "SYS_umount2", "SYS_uname", "SYS_unlink", "SYS_unlinkat", "SYS_unshare", "SYS_uselib", "SYS_userfaultfd", "SYS_ustat", "SYS_utime", "SYS_utimensat", "SYS_utimes", "SYS_vfork", "SYS_vhangup", "SYS_vmsplice", "SYS_vserver", "SYS_wait4", "SYS_waitid", "SYS_write", "SYS_writev", ),
+    "ioctl": ("FIOASYNC", "FIOCLEX", "FIOGETOWN", "FIONBIO", "FIONCLEX", "FIONREAD", "FIOQSIZE", "FIOSETOWN", "SIOCADDDLCI", "SIOCADDMULTI", "SIOCADDRT", "SIOCATMARK", "SIOCBONDCHANGEACTIVE", "SIOCBONDENSLAVE", "SIOCBONDINFOQUERY", "SIOCBONDRELEASE", "SIOCBONDSETHWADDR", "SIOCBONDSLAVEINFOQUERY", "SIOCBRADDBR", "SIOCBRADDIF", "SIOCBRDELBR", "SIOCBRDELIF", "SIOCDARP", "SIOCDELDLCI", "SIOCDELMULTI", "SIOCDELRT", "SIOCDEVPRIVATE", "SIOCDIFADDR", "SIOCDRARP", "SIOCETHTOOL", "SIOCGARP", "SIOCGHWTSTAMP", "SIOCGIFADDR", "SIOCGIFBR", "SIOCGIFBRDADDR", "SIOCGIFCONF", "SIOCGIFCOUNT", "SIOCGIFDSTADDR", "SIOCGIFENCAP", "SIOCGIFFLAGS", "SIOCGIFHWADDR", "SIOCGIFINDEX", "SIOCGIFMAP", "SIOCGIFMEM", "SIOCGIFMETRIC", "SIOCGIFMTU", "SIOCGIFNAME", "SIOCGIFNETMASK", "SIOCGIFPFLAGS", "SIOCGIFSLAVE", "SIOCGIFTXQLEN", "SIOCGIFVLAN", "SIOCGMIIPHY", "SIOCGMIIREG", "SIOCGPGRP", "SIOCGRARP", "SIOCGSKNS", "SIOCGSTAMP", "SIOCGSTAMPNS", "SIOCGSTAMPNS_NEW", "SIOCGSTAMPNS_OLD", "SIOCGSTAMP_NEW", "SIOCGSTAMP_OLD", "SIOCINQ", "SIOCOUTQ", "SIOCOUTQNSD", "SIOCPROTOPRIVATE", "SIOCRTMSG", "SIOCSARP", "SIOCSHWTSTAMP", "SIOCSIFADDR", "SIOCSIFBR", "SIOCSIFBRDADDR", "SIOCSIFDSTADDR", "SIOCSIFENCAP", "SIOCSIFFLAGS", "SIOCSIFHWADDR", "SIOCSIFHWBROADCAST", "SIOCSIFLINK", "SIOCSIFMAP", "SIOCSIFMEM", "SIOCSIFMETRIC", "SIOCSIFMTU", "SIOCSIFNAME", "SIOCSIFNETMASK", "SIOCSIFPFLAGS", "SIOCSIFSLAVE", "SIOCSIFTXQLEN", "SIOCSIFVLAN", "SIOCSMIIREG", "SIOCSPGRP", "SIOCSRARP", "SIOCWANDEV", "TCFLSH", "TCGETA", "TCGETS", "TCGETX", "TCSBRK", "TCSBRKP", "TCSETA", "TCSETAF", "TCSETAW", "TCSETS", "TCSETSF", "TCSETSW", "TCSETX", "TCSETXF", "TCSETXW", "TCXONC", "TIOCCBRK", "TIOCCONS", "TIOCEXCL", "TIOCGDEV", "TIOCGETD", "TIOCGEXCL", "TIOCGICOUNT", "TIOCGLCKTRMIOS", "TIOCGPGRP", "TIOCGPKT", "TIOCGPTLCK", "TIOCGPTN", "TIOCGPTPEER", "TIOCGRS485", "TIOCGSERIAL", "TIOCGSID", "TIOCGSOFTCAR", "TIOCGWINSZ", "TIOCINQ", "TIOCLINUX", "TIOCMBIC", "TIOCMBIS", "TIOCMGET", "TIOCMIWAIT", "TIOCMSET", "TIOCM_CAR", "TIOCM_CD", "TIOCM_CTS", "TIOCM_DSR", "TIOCM_DTR", "TIOCM_LE", "TIOCM_RI", "TIOCM_RNG", "TIOCM_RTS", "TIOCM_SR", "TIOCM_ST", "TIOCNOTTY", "TIOCNXCL", "TIOCOUTQ", "TIOCPKT", "TIOCPKT_DATA", "TIOCPKT_DOSTOP", "TIOCPKT_FLUSHREAD", "TIOCPKT_FLUSHWRITE", "TIOCPKT_IOCTL", "TIOCPKT_NOSTOP", "TIOCPKT_START", "TIOCPKT_STOP", "TIOCSBRK", "TIOCSCTTY", "TIOCSERCONFIG", "TIOCSERGETLSR", "TIOCSERGETMULTI", "TIOCSERGSTRUCT", "TIOCSERGWILD", "TIOCSERSETMULTI", "TIOCSERSWILD", "TIOCSER_TEMT", "TIOCSETD", "TIOCSIG", "TIOCSLCKTRMIOS", "TIOCSPGRP", "TIOCSPTLCK", "TIOCSRS485", "TIOCSSERIAL", "TIOCSSOFTCAR", "TIOCSTI", "TIOCSWINSZ", "TIOCVHANGUP", "TUNATTACHFILTER", "TUNDETACHFILTER", "TUNGETDEVNETNS", "TUNGETFEATURES", "TUNGETFILTER", "TUNGETIFF", "TUNGETSNDBUF", "TUNGETVNETBE", "TUNGETVNETHDRSZ", "TUNGETVNETLE", "TUNSETCARRIER", "TUNSETDEBUG", "TUNSETFILTEREBPF", "TUNSETGROUP", "TUNSETIFF", "TUNSETIFINDEX", "TUNSETLINK", "TUNSETNOCSUM", "TUNSETOFFLOAD", "TUNSETOWNER", "TUNSETPERSIST", "TUNSETQUEUE", "TUNSETSNDBUF", "TUNSETSTEERINGEBPF", "TUNSETTXFILTER", "TUNSETVNETBE", "TUNSETVNETHDRSZ", "TUNSETVNETLE", ),
+    "errno": ("E2BIG", "EACCES", "EADDRINUSE", "EADDRNOTAVAIL", "EADV", "EAFNOSUPPORT", "EAGAIN", "EALREADY", "EBADE", "EBADF", "EBADFD", "EBADMSG", "EBADR", "EBADRQC", "EBADSLT", "EBFONT", "EBUSY", "ECANCELED", "ECHILD", "ECHRNG", "ECOMM", "ECONNABORTED", "ECONNREFUSED", "ECONNRESET", "EDEADLK", "EDEADLOCK", "EDESTADDRREQ", "EDOM", "EDOTDOT", "EDQUOT", "EEXIST", "EFAULT", "EFBIG", "EHOSTDOWN", "EHOSTUNREACH", "EHWPOISON", "EIDRM", "EILSEQ", "EINPROGRESS", "EINTR", "EINVAL", "EIO", "EISCONN", "EISDIR", "EISNAM", "EKEYEXPIRED", "EKEYREJECTED", "EKEYREVOKED", "EL2HLT", "EL2NSYNC", "EL3HLT", "EL3RST", "ELIBACC", "ELIBBAD", "ELIBEXEC", "ELIBMAX", "ELIBSCN", "ELNRNG", "ELOOP", "EMEDIUMTYPE", "EMFILE", "EMLINK", "EMSGSIZE", "EMULTIHOP", "ENAMETOOLONG", "ENAVAIL", "ENETDOWN", "ENETRESET", "ENETUNREACH", "ENFILE", "ENOANO", "ENOBUFS", "ENOCSI", "ENODATA", "ENODEV", "ENOENT", "ENOEXEC", "ENOKEY", "ENOLCK", "ENOLINK", "ENOMEDIUM", "ENOMEM", "ENOMSG", "ENONET", "ENOPKG", "ENOPROTOOPT", "ENOSPC", "ENOSR", "ENOSTR", "ENOSYS", "ENOTBLK", "ENOTCONN", "ENOTDIR", "ENOTEMPTY", "ENOTNAM", "ENOTRECOVERABLE", "ENOTSOCK", "ENOTSUP", "ENOTTY", "ENOTUNIQ", "ENXIO", "EOPNOTSUPP", "EOVERFLOW", "EOWNERDEAD", "EPERM", "EPFNOSUPPORT", "EPIPE", "EPROTO", "EPROTONOSUPPORT", "EPROTOTYPE", "ERANGE", "EREMCHG", "EREMOTE", "EREMOTEIO", "ERESTART", "ERFKILL", "EROFS", "ESHUTDOWN", "ESOCKTNOSUPPORT", "ESPIPE", "ESRCH", "ESRMNT", "ESTALE", "ESTRPIPE", "ETIME", "ETIMEDOUT", "ETOOMANYREFS", "ETXTBSY", "EUCLEAN", "EUNATCH", "EUSERS", "EWOULDBLOCK", "EXDEV", "EXFULL", ),
+    "prio": ("PRIO_PROCESS", "PRIO_PGRP", "PRIO_USER", ),
+    "socket": ("AF_UNSPEC", "AF_UNIX", "AF_LOCAL", "AF_INET", "AF_INET6", "AF_NETLINK", "AF_PACKET", "PF_UNSPEC", "PF_UNIX", "PF_LOCAL", "PF_INET", "PF_INET6", "PF_NETLINK", "PF_PACKET", "SOCK_STREAM", "SOCK_DGRAM", "SOCK_RAW", "SOCK_SEQPACKET", "SOCK_RDM", "SOCK_NONBLOCK", "SOCK_CLOEXEC", ),
+    "wait": ("WNOHANG", "WUNTRACED", "WCONTINUED", "WEXITED", "WSTOPPED", "WNOWAIT", "__WALL", "__WCLONE", "__WNOTHREAD", ),
 }
 
 CALL_VERSION: Final = CallSpec(1, "version", RESULT_STR, "call")
@@ -98,6 +118,69 @@ CALL_FILE_CONSTANT: Final = CallSpec(22, "file_constant", RESULT_OPTIONAL_INT, "
 CALL_FCNTL_CONSTANT: Final = CallSpec(23, "fcntl_constant", RESULT_OPTIONAL_INT, "call")
 CALL_RLIMIT_CONSTANT: Final = CallSpec(24, "rlimit_constant", RESULT_OPTIONAL_INT, "call")
 CALL_SPAWN: Final = CallSpec(25, "spawn", RESULT_INT, "spawn")
+CALL_UNSHARE: Final = CallSpec(26, "unshare", RESULT_NONE, "call")
+CALL_SETNS: Final = CallSpec(27, "setns", RESULT_NONE, "call")
+CALL_MOUNT: Final = CallSpec(28, "mount", RESULT_NONE, "call")
+CALL_UMOUNT: Final = CallSpec(29, "umount", RESULT_NONE, "call")
+CALL_UMOUNT2: Final = CallSpec(30, "umount2", RESULT_NONE, "call")
+CALL_PIVOT_ROOT: Final = CallSpec(31, "pivot_root", RESULT_NONE, "call")
+CALL_CHROOT: Final = CallSpec(32, "chroot", RESULT_NONE, "call")
+CALL_SETHOSTNAME: Final = CallSpec(33, "sethostname", RESULT_NONE, "call")
+CALL_GETHOSTNAME: Final = CallSpec(34, "gethostname", RESULT_BYTES, "call")
+CALL_SETUID: Final = CallSpec(35, "setuid", RESULT_NONE, "call")
+CALL_SETGID: Final = CallSpec(36, "setgid", RESULT_NONE, "call")
+CALL_SETRESUID: Final = CallSpec(37, "setresuid", RESULT_NONE, "call")
+CALL_SETRESGID: Final = CallSpec(38, "setresgid", RESULT_NONE, "call")
+CALL_GETRESUID: Final = CallSpec(39, "getresuid", RESULT_INT_TRIPLE, "call")
+CALL_GETRESGID: Final = CallSpec(40, "getresgid", RESULT_INT_TRIPLE, "call")
+CALL_GETUID: Final = CallSpec(41, "getuid", RESULT_INT, "call")
+CALL_GETGID: Final = CallSpec(42, "getgid", RESULT_INT, "call")
+CALL_SETGROUPS: Final = CallSpec(43, "setgroups", RESULT_NONE, "call")
+CALL_GETGROUPS: Final = CallSpec(44, "getgroups", RESULT_INT_LIST, "call")
+CALL_SETSID: Final = CallSpec(45, "setsid", RESULT_INT, "call")
+CALL_GETSID: Final = CallSpec(46, "getsid", RESULT_INT, "call")
+CALL_SETPGID: Final = CallSpec(47, "setpgid", RESULT_NONE, "call")
+CALL_GETPGRP: Final = CallSpec(48, "getpgrp", RESULT_INT, "call")
+CALL_SETPRIORITY: Final = CallSpec(49, "setpriority", RESULT_NONE, "call")
+CALL_GETPRIORITY: Final = CallSpec(50, "getpriority", RESULT_INT, "call")
+CALL_SETRLIMIT: Final = CallSpec(51, "setrlimit", RESULT_NONE, "call")
+CALL_GETRLIMIT: Final = CallSpec(52, "getrlimit", RESULT_RLIMIT, "call")
+CALL_PRCTL: Final = CallSpec(53, "prctl", RESULT_INOUT_4, "call")
+CALL_PTRACE: Final = CallSpec(54, "ptrace", RESULT_INOUT_2, "call")
+CALL_SECCOMP: Final = CallSpec(55, "seccomp", RESULT_NONE, "call")
+CALL_WAITPID: Final = CallSpec(56, "waitpid", RESULT_WAIT, "call")
+CALL_SETPROCTITLE: Final = CallSpec(57, "setproctitle", RESULT_NONE, "call")
+CALL_FEXECVE: Final = CallSpec(58, "fexecve", RESULT_NONE, "exec")
+CALL_GETCPID: Final = CallSpec(59, "getcpid", RESULT_OPTIONAL_INT, "call")
+CALL_SETCPID: Final = CallSpec(60, "setcpid", RESULT_BOOL, "call")
+CALL_FILTER: Final = CallSpec(61, "filter", RESULT_NONE, "call")
+CALL_ERRNO_ID: Final = CallSpec(62, "errno_id", RESULT_OPTIONAL_STR, "call")
+CALL_ALLOC: Final = CallSpec(63, "alloc", RESULT_ALLOC, "call")
+CALL_OPEN: Final = CallSpec(64, "open", RESULT_INT, "call")
+CALL_CLOSE: Final = CallSpec(65, "close", RESULT_NONE, "call")
+CALL_READ: Final = CallSpec(66, "read", RESULT_BYTES, "call")
+CALL_WRITE: Final = CallSpec(67, "write", RESULT_INT, "call")
+CALL_LSEEK: Final = CallSpec(68, "lseek", RESULT_INT, "call")
+CALL_FCNTL: Final = CallSpec(69, "fcntl", RESULT_INT, "call")
+CALL_IOCTL: Final = CallSpec(70, "ioctl", RESULT_INOUT_1, "call")
+CALL_READDIR: Final = CallSpec(71, "readdir", RESULT_BYTES_LIST, "call")
+CALL_MKDIR: Final = CallSpec(72, "mkdir", RESULT_NONE, "call")
+CALL_RMDIR: Final = CallSpec(73, "rmdir", RESULT_NONE, "call")
+CALL_UNLINK: Final = CallSpec(74, "unlink", RESULT_NONE, "call")
+CALL_LINK: Final = CallSpec(75, "link", RESULT_NONE, "call")
+CALL_SYMLINK: Final = CallSpec(76, "symlink", RESULT_NONE, "call")
+CALL_CHMOD: Final = CallSpec(77, "chmod", RESULT_NONE, "call")
+CALL_CHOWN: Final = CallSpec(78, "chown", RESULT_NONE, "call")
+CALL_MKFIFO: Final = CallSpec(79, "mkfifo", RESULT_NONE, "call")
+CALL_SELECT: Final = CallSpec(80, "select", RESULT_FD_LISTS, "call")
+CALL_SOCKET: Final = CallSpec(81, "socket", RESULT_INT, "call")
+CALL_CONNECT: Final = CallSpec(82, "connect", RESULT_NONE, "call")
+CALL_IOCTL_CONSTANT: Final = CallSpec(83, "ioctl_constant", RESULT_OPTIONAL_INT, "call")
+CALL_MOUNT_CONSTANT: Final = CallSpec(84, "mount_constant", RESULT_OPTIONAL_INT, "call")
+CALL_PRCTL_CONSTANT: Final = CallSpec(85, "prctl_constant", RESULT_OPTIONAL_INT, "call")
+CALL_PTRACE_CONSTANT: Final = CallSpec(86, "ptrace_constant", RESULT_OPTIONAL_INT, "call")
+CALL_SECCOMP_CONSTANT: Final = CallSpec(87, "seccomp_constant", RESULT_OPTIONAL_INT, "call")
+CALL_SYSCALL_CONSTANT: Final = CallSpec(88, "syscall_constant", RESULT_OPTIONAL_INT, "call")
 
 CALLS: Final[tuple[CallSpec[object], ...]] = (
     CALL_VERSION,
@@ -125,4 +208,67 @@ CALLS: Final[tuple[CallSpec[object], ...]] = (
     CALL_FCNTL_CONSTANT,
     CALL_RLIMIT_CONSTANT,
     CALL_SPAWN,
+    CALL_UNSHARE,
+    CALL_SETNS,
+    CALL_MOUNT,
+    CALL_UMOUNT,
+    CALL_UMOUNT2,
+    CALL_PIVOT_ROOT,
+    CALL_CHROOT,
+    CALL_SETHOSTNAME,
+    CALL_GETHOSTNAME,
+    CALL_SETUID,
+    CALL_SETGID,
+    CALL_SETRESUID,
+    CALL_SETRESGID,
+    CALL_GETRESUID,
+    CALL_GETRESGID,
+    CALL_GETUID,
+    CALL_GETGID,
+    CALL_SETGROUPS,
+    CALL_GETGROUPS,
+    CALL_SETSID,
+    CALL_GETSID,
+    CALL_SETPGID,
+    CALL_GETPGRP,
+    CALL_SETPRIORITY,
+    CALL_GETPRIORITY,
+    CALL_SETRLIMIT,
+    CALL_GETRLIMIT,
+    CALL_PRCTL,
+    CALL_PTRACE,
+    CALL_SECCOMP,
+    CALL_WAITPID,
+    CALL_SETPROCTITLE,
+    CALL_FEXECVE,
+    CALL_GETCPID,
+    CALL_SETCPID,
+    CALL_FILTER,
+    CALL_ERRNO_ID,
+    CALL_ALLOC,
+    CALL_OPEN,
+    CALL_CLOSE,
+    CALL_READ,
+    CALL_WRITE,
+    CALL_LSEEK,
+    CALL_FCNTL,
+    CALL_IOCTL,
+    CALL_READDIR,
+    CALL_MKDIR,
+    CALL_RMDIR,
+    CALL_UNLINK,
+    CALL_LINK,
+    CALL_SYMLINK,
+    CALL_CHMOD,
+    CALL_CHOWN,
+    CALL_MKFIFO,
+    CALL_SELECT,
+    CALL_SOCKET,
+    CALL_CONNECT,
+    CALL_IOCTL_CONSTANT,
+    CALL_MOUNT_CONSTANT,
+    CALL_PRCTL_CONSTANT,
+    CALL_PTRACE_CONSTANT,
+    CALL_SECCOMP_CONSTANT,
+    CALL_SYSCALL_CONSTANT,
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os as _os
 import signal as _signal
 
 import msgspec
@@ -10,6 +11,7 @@ __all__ = [
     "ChildInfo",
     "Event",
     "ExitStatus",
+    "Ptr",
     "Rlimit",
     "SigInfo",
     "Signal",
@@ -17,6 +19,7 @@ __all__ = [
     "StdinClosed",
     "StdoutClosed",
     "TermSig",
+    "WaitStatus",
     "as_signal",
 ]
 
@@ -34,6 +37,39 @@ class Rlimit(msgspec.Struct, frozen=True, array_like=True):
 
     cur: int
     max: int
+
+
+class Ptr(msgspec.Struct, frozen=True):
+    """A pointer inside a cstruct, occupying one machine word.
+
+    ``Ptr(16)`` points to 16 zeroed bytes, ``Ptr(b"...")`` to a copy of the
+    bytes; ``Ptr(0)`` and ``Ptr(b"")`` are NULL. After the call the helper
+    returns ``Ptr(bytes)`` with what the pointee then holds.
+    """
+
+    data: bytes | int
+
+
+class WaitStatus(msgspec.Struct, frozen=True, array_like=True):
+    """What waitpid reports: the pid (0: nothing ready) and its raw wait status."""
+
+    pid: int
+    status: int
+
+    @property
+    def exitstatus(self) -> int | None:
+        """The exit code, if the process exited."""
+        return _os.waitstatus_to_exitcode(self.status) if self.pid and _os.WIFEXITED(self.status) else None
+
+    @property
+    def termsig(self) -> int | None:
+        """The signal that killed the process, if one did."""
+        return _os.WTERMSIG(self.status) if self.pid and _os.WIFSIGNALED(self.status) else None
+
+    @property
+    def stopsig(self) -> int | None:
+        """The signal that stopped the process (a ptrace or job-control stop)."""
+        return _os.WSTOPSIG(self.status) if self.pid and _os.WIFSTOPPED(self.status) else None
 
 
 class ChildInfo(msgspec.Struct, frozen=True, array_like=True):

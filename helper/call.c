@@ -45,7 +45,7 @@ static int bad(struct ah_call *c, const char *fmt, ...)
     return -1;
 }
 
-void *ah_call_alloc(struct ah_call *c, size_t n)
+void *ah_arena_alloc(struct ah_call *c, size_t n)
 {
     if (c->narena == sizeof(c->arena) / sizeof(c->arena[0]))
         ah_die(AH_EXIT_TEMP, "call arena exhausted");
@@ -73,7 +73,7 @@ int ah_arg_cstr(struct ah_call *c, int nonempty, const char **s)
         return bad(c, "empty path");
     if (memchr(p, 0, n) != NULL)
         return bad(c, "embedded NUL byte");
-    char *d = ah_call_alloc(c, (size_t)n + 1);
+    char *d = ah_arena_alloc(c, (size_t)n + 1);
     memcpy(d, p, n);
     d[n] = 0;
     *s = d;
@@ -107,7 +107,7 @@ int ah_arg_argv(struct ah_call *c, char ***argv)
             return bad(c, "list item %u: embedded NUL byte", i);
         total += (size_t)len + 1;
     }
-    char **v = ah_call_alloc(c, sizeof(char *) * ((size_t)n + 1) + total);
+    char **v = ah_arena_alloc(c, sizeof(char *) * ((size_t)n + 1) + total);
     char *s = (char *)(v + n + 1);
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *p;
@@ -208,6 +208,71 @@ int ah_arg_handler(struct ah_call *c, int *h)
         }
     }
     return bad(c, "handler must be SIG_DFL, SIG_IGN or SIG_INFO");
+}
+
+int ah_arg_ints(struct ah_call *c, int64_t min, int64_t max, struct ah_ints *v)
+{
+    uint32_t n;
+    if (ah_mp_read_array(&c->args, &n))
+        return bad(c, "expected a list of integers");
+    if (n > 65536)
+        return bad(c, "list of %u integers is too long", n);
+    v->n = n;
+    v->v = ah_arena_alloc(c, (n ? n : 1) * sizeof(int64_t));
+    for (uint32_t i = 0; i < n; i++)
+        if (ah_arg_int(c, min, max, &v->v[i]))
+            return -1;
+    return 0;
+}
+
+int ah_arg_optional_bytes(struct ah_call *c, struct ah_bytes *b)
+{
+    if (ah_mp_peek(&c->args) == AH_MP_NIL) {
+        (void)ah_mp_read_nil(&c->args);
+        b->p = NULL;
+        b->len = 0;
+        return 0;
+    }
+    return ah_arg_bytes(c, b);
+}
+
+int ah_arg_timeout(struct ah_call *c, int64_t *usec)
+{
+    if (ah_mp_peek(&c->args) == AH_MP_NIL) {
+        (void)ah_mp_read_nil(&c->args);
+        *usec = -1;
+        return 0;
+    }
+    return ah_arg_int(c, 0, INT64_MAX, usec);
+}
+
+int ah_arg_rlimit(struct ah_call *c, struct ah_rlim *r)
+{
+    uint32_t n;
+    if (ah_mp_read_array(&c->args, &n) || n != 2)
+        return bad(c, "expected a limit [cur, max]");
+    if (ah_arg_int(c, -1, INT64_MAX, &r->cur) || ah_arg_int(c, -1, INT64_MAX, &r->max))
+        return -1;
+    return 0;
+}
+
+static const struct ah_call_def *find_call(unsigned id);
+
+int ah_arg_calls(struct ah_call *c, struct ah_callset *set)
+{
+    uint32_t n;
+    memset(set, 0, sizeof(*set));
+    if (ah_mp_read_array(&c->args, &n))
+        return bad(c, "expected a list of call ids");
+    for (uint32_t i = 0; i < n; i++) {
+        int64_t id;
+        if (ah_mp_read_int(&c->args, &id))
+            return bad(c, "expected a call id");
+        if (id <= 0 || id >= (int64_t)sizeof(set->bits) * 8 || find_call((unsigned)id) == NULL)
+            return bad(c, "unknown call id %lld", (long long)id);
+        set->bits[id / 8] |= (uint8_t)(1u << (id % 8));
+    }
+    return 0;
 }
 
 static const struct ah_call_def *find_call(unsigned id)

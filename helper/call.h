@@ -14,9 +14,26 @@
 #define AH_NOREPLY (-1)
 
 struct ah_bytes {
-    const uint8_t *p;
+    const uint8_t *p; /* NULL for an optional_bytes sent as nil */
     size_t len;
 };
+
+struct ah_ints {
+    int64_t *v;
+    uint32_t n;
+};
+
+struct ah_rlim {
+    int64_t cur, max; /* -1 = RLIM_INFINITY */
+};
+
+struct ah_callset {
+    uint8_t bits[32]; /* bit id set: the call is named */
+};
+
+#define AH_MAX_COUNT (16 * 1024 * 1024) /* largest read(2) count */
+
+#include "inout.h"
 
 struct ah_call {
     struct ah_mp args;   /* positioned at the next undecoded argument */
@@ -44,15 +61,23 @@ int ah_arg_optional_argv(struct ah_call *c, char ***argv); /* nil: *argv = NULL 
 int ah_arg_constant(struct ah_call *c, int family, int flags, int64_t *v);
 int ah_arg_option(struct ah_call *c, int *opt);
 int ah_arg_handler(struct ah_call *c, int *h);
+int ah_arg_ints(struct ah_call *c, int64_t min, int64_t max, struct ah_ints *v);
+int ah_arg_optional_bytes(struct ah_call *c, struct ah_bytes *b);
+int ah_arg_timeout(struct ah_call *c, int64_t *usec); /* nil: -1 */
+int ah_arg_rlimit(struct ah_call *c, struct ah_rlim *r);
+int ah_arg_calls(struct ah_call *c, struct ah_callset *set);
+int ah_arg_inout(struct ah_call *c, struct ah_inout *x);
 
 enum ah_handler { AH_HANDLER_QUERY = -1, AH_HANDLER_DFL = 0, AH_HANDLER_IGN = 1, AH_HANDLER_INFO = 2 };
 extern const char *const ah_handler_names[3];
 
 /* Resolve a constant name (case-insensitive) in a family: 0, or -1 if unknown. */
 int ah_constant_lookup(int family, const char *name, int64_t *v);
+/* The first name of value v in a family, or NULL. */
+const char *ah_constant_name(int family, int64_t v);
 
 /* Allocate memory that lives until the reply is sent. */
-void *ah_call_alloc(struct ah_call *c, size_t n);
+void *ah_arena_alloc(struct ah_call *c, size_t n);
 int ah_badarg(struct ah_call *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Decode and run the call in the frame body (reqid, call id, args). */

@@ -14,7 +14,7 @@
 #include "sig.h"
 #include "util.h"
 
-int ah_exec(struct ah_call *c, const char *file, char *const argv[], char *const envp[], int search_path)
+int ah_exec(struct ah_call *c, enum ah_exec_how how, const char *file, int fd, char *const argv[], char *const envp[])
 {
     if (ah_self.ctl_fd < 0)
         return ah_badarg(c, "the helper itself cannot exec: fork a child and exec that");
@@ -29,10 +29,18 @@ int ah_exec(struct ah_call *c, const char *file, char *const argv[], char *const
         ah_die_errno("PR_SET_PDEATHSIG");
     if (getppid() != ah_self.parent)
         ah_die(AH_EXIT_TEMP, "parent %d died before exec", (int)ah_self.parent);
-    if (search_path)
+    switch (how) {
+    case AH_EXEC_SEARCH:
         execvpe(file, argv, envp);
-    else
+        break;
+    case AH_EXEC_FD:
+        fexecve(fd, argv, envp);
+        break;
+    case AH_EXEC_PATH:
+    default:
         execve(file, argv, envp);
+        break;
+    }
     int32_t err = errno;
     prctl(PR_SET_PDEATHSIG, 0);
     ah_sig_after_failed_exec();

@@ -35,6 +35,16 @@ ARG_TYPES: dict[str, tuple[str, str, str, str]] = {
     "option": ("int", "ah_arg_option(c, &a->{n})", "str", "_a.option"),
     "option_value": ("int64_t", "ah_arg_int(c, INT64_MIN, INT64_MAX, &a->{n})", "int", "_a.option_value"),
     "handler": ("int", "ah_arg_handler(c, &a->{n})", "str | None", "_a.handler"),
+    "int64": ("int64_t", "ah_arg_int(c, INT64_MIN, INT64_MAX, &a->{n})", "int", "_a.int64"),
+    "id": ("int64_t", "ah_arg_int(c, -1, UINT32_MAX, &a->{n})", "int", "_a.ident"),
+    "count": ("int64_t", "ah_arg_int(c, 0, AH_MAX_COUNT, &a->{n})", "int", "_a.count"),
+    "id_list": ("struct ah_ints", "ah_arg_ints(c, 0, UINT32_MAX, &a->{n})", "Sequence[int]", "_a.id_list"),
+    "fd_list": ("struct ah_ints", "ah_arg_ints(c, 0, INT32_MAX, &a->{n})", "Sequence[int]", "_a.fd_list"),
+    "optional_bytes": ("struct ah_bytes", "ah_arg_optional_bytes(c, &a->{n})", "bytes | None", "_a.optional_data"),
+    "timeout": ("int64_t", "ah_arg_timeout(c, &a->{n})", "float | None", "_a.timeout"),
+    "rlimit": ("struct ah_rlim", "ah_arg_rlimit(c, &a->{n})", "Rlimit | tuple[int, int]", "_a.rlimit"),
+    "calls": ("struct ah_callset", "ah_arg_calls(c, &a->{n})", "Sequence[str]", "_a.calls"),
+    "inout": ("struct ah_inout", "ah_arg_inout(c, &a->{n})", "InOut", "_a.inout"),
 }
 
 RESULTS: dict[str, tuple[str, str]] = {
@@ -49,6 +59,16 @@ RESULTS: dict[str, tuple[str, str]] = {
     "int_triple": ("tuple[int, int, int]", "RESULT_INT_TRIPLE"),
     "child_list": ("list[ChildInfo]", "RESULT_CHILD_LIST"),
     "handler": ("str", "RESULT_STR"),
+    "optional_str": ("str | None", "RESULT_OPTIONAL_STR"),
+    "bool": ("bool", "RESULT_BOOL"),
+    "int_list": ("list[int]", "RESULT_INT_LIST"),
+    "rlimit": ("Rlimit", "RESULT_RLIMIT"),
+    "fd_lists": ("tuple[list[int], list[int], list[int]]", "RESULT_FD_LISTS"),
+    "wait": ("WaitStatus", "RESULT_WAIT"),
+    "inout_1": ("tuple[int, InOut]", "RESULT_INOUT_1"),
+    "inout_2": ("tuple[int, InOut, InOut]", "RESULT_INOUT_2"),
+    "inout_4": ("tuple[int, InOut, InOut, InOut, InOut]", "RESULT_INOUT_4"),
+    "alloc": ("tuple[bytes, InOut]", "RESULT_ALLOC"),
 }
 
 
@@ -218,10 +238,21 @@ def gen_constants_h(spec: Spec) -> str:
                 "#endif",
             ]
         out += ["    (void)name;", "    (void)v;", "    return -1;", "}", ""]
+    for family, names in spec.constants.items():
+        out.append(f"static const char *ah_const_{family}_name(int64_t v)")
+        out.append("{")
+        out.append("    /* the first name in the table wins when several share a value */")
+        for name in names:
+            out += [f"#ifdef {name}", f"    if (v == (int64_t)({name}))", f'        return "{name}";', "#endif"]
+        out += ["    (void)v;", "    return NULL;", "}", ""]
     out += ["int ah_constant_lookup(int family, const char *name, int64_t *v)", "{", "    switch (family) {"]
     for family in spec.constants:
         out += [f"    case AH_FAMILY_{c_ident(family)}:", f"        return ah_const_{family}(name, v);"]
-    out += ["    default:", "        return -1;", "    }", "}", "", "#endif", ""]
+    out += ["    default:", "        return -1;", "    }", "}", ""]
+    out += ["const char *ah_constant_name(int family, int64_t v)", "{", "    switch (family) {"]
+    for family in spec.constants:
+        out += [f"    case AH_FAMILY_{c_ident(family)}:", f"        return ah_const_{family}_name(v);"]
+    out += ["    default:", "        return NULL;", "    }", "}", "", "#endif", ""]
     return "\n".join(out)
 
 
@@ -300,8 +331,8 @@ def gen_calls_py(spec: Spec) -> str:
         "from alcovepy import _spec as _s",
         "",
         "if TYPE_CHECKING:",
-        "    from alcovepy._args import Constant, Flags, PipelineLike, StrOrBytes",
-        "    from alcovepy._types import ChildInfo",
+        "    from alcovepy._args import Constant, Flags, InOut, PipelineLike, StrOrBytes",
+        "    from alcovepy._types import ChildInfo, Rlimit, WaitStatus",
         "    from alcovepy._wire import CallSpec",
         "",
         '_T = TypeVar("_T")',
@@ -355,6 +386,41 @@ def gen_calls_py(spec: Spec) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+def gen_reference_md(spec: Spec) -> str:
+    """docs/calls.md: every call with its Python signature, result and doc."""
+    out = [f"<!-- {BANNER} -->", "# Call reference", ""]
+    out += [
+        "Every call is a `Driver` method taking the pipeline first, and a `Process`",
+        "method without it. Constants accept an int, the C name (case-insensitive) or",
+        "an enum member; a flags argument also accepts a list of them. A failed system",
+        "call raises `OSError` (its subclass for the errno); a bad argument raises",
+        "`TypeError`/`ValueError` before anything is sent; a pipeline naming no live",
+        "process raises `ProcessLookupError`; a filtered call raises `CallFiltered`.",
+        "",
+    ]
+    out += ["| call | arguments | returns |", "| --- | --- | --- |"]
+    for call in spec.calls:
+        params, _ = _py_params(call)
+        args = ", ".join(f"{a.name}: `{a.type}`" for a in call.args) or "-"
+        out.append(f"| [`{call.name}`](#{call.name}) | {args} | `{RESULTS[call.returns][0]}` |")
+    out.append("")
+    for call in spec.calls:
+        params, _ = _py_params(call)
+        sig = f"pipeline{', ' + params if params else ''}"
+        out += [f"## {call.name}", "", "```python", f"await drv.{call.name}({sig}) -> {RESULTS[call.returns][0]}"]
+        out += ["```", "", call.doc, ""]
+        if call.kind != "call":
+            out += [f"Kind: {call.kind}.", ""]
+    out.append("## Constant families")
+    out.append("")
+    for family, names in spec.constants.items():
+        out.append(f"- **{family}** ({len(names)} names): " + ", ".join(f"`{n}`" for n in names[:12]))
+        if len(names) > 12:
+            out[-1] += ", ..."
+    out.append("")
+    return "\n".join(out)
+
+
 def outputs(spec: Spec) -> dict[Path, str]:
     """Every generated file and its expected content."""
     return {
@@ -363,6 +429,7 @@ def outputs(spec: Spec) -> dict[Path, str]:
         ROOT / "helper" / "gen" / "constants.h": gen_constants_h(spec),
         ROOT / "alcovepy" / "_spec.py": gen_spec_py(spec),
         ROOT / "alcovepy" / "_calls.py": gen_calls_py(spec),
+        ROOT / "docs" / "calls.md": gen_reference_md(spec),
     }
 
 

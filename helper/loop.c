@@ -36,6 +36,18 @@ struct ah_proc ah_self = {.ctl_fd = -1, .sig_fd = -1};
 static int epfd = -1;
 static struct ah_watch w_sig = {NULL, AH_W_SIG, 0}, w_stdin = {NULL, AH_W_STDIN, 0};
 
+bool ah_fd_internal(int fd)
+{
+    if (fd == 0 || fd == 1 || fd == epfd || fd == ah_self.sig_fd || fd == ah_self.ctl_fd)
+        return true;
+    for (size_t i = 0; i < ah_self.nchildren; i++) {
+        const struct ah_child *c = ah_self.children[i];
+        if (fd == c->fd_in || fd == c->fd_out || fd == c->fd_err || fd == c->fd_ctl)
+            return true;
+    }
+    return false;
+}
+
 int64_t ah_now_ms(void)
 {
     struct timespec ts;

@@ -2,6 +2,8 @@
 #ifndef AH_LOOP_H
 #define AH_LOOP_H
 
+#include <stdbool.h>
+
 #include <sys/types.h>
 
 /* Serve requests until shut down, then exit; never returns. */
@@ -15,5 +17,8 @@ struct ah_watch;
 void ah_loop_unwatch(int fd, struct ah_watch *w);
 /* Reset inherited state in a freshly forked child before it runs the loop. */
 void ah_loop_init_child(pid_t parent, int ctl_fd);
+/* Is fd one the loop itself depends on (its pipes, its children's, epoll,
+ * signalfd)? Calls that would close or write them refuse with EPERM. */
+bool ah_fd_internal(int fd);
 
 #endif

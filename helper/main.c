@@ -69,6 +69,7 @@ int main(int argc, char *argv[])
         return AH_EXIT_USAGE;
     }
     ensure_std_fds();
+    ah_argv_init(argv);
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
         ah_die_errno("PR_SET_CHILD_SUBREAPER");
     raise_nofile();

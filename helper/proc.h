@@ -44,6 +44,9 @@ struct ah_child {
     int ctl_errno;
     bool exited;
     int status;        /* wait status, once exited */
+    bool exit_waited;  /* waitpid already returned the exit status */
+    bool stop_pending; /* a ptrace stop the loop collected, kept for waitpid */
+    int stop_status;
     int64_t credit[2]; /* output credit of stdout, stderr in bytes; -1 = unlimited */
     int64_t signaloneof;
     uint64_t out_bytes; /* read from stdout so far: a busy stream gets a bigger pipe */

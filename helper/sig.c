@@ -49,8 +49,14 @@ static void reap(void)
         if (pid <= 0)
             return; /* 0: none ready; -1: ECHILD */
         struct ah_child *c = ah_child_find(pid);
-        if (c != NULL)
-            ah_child_on_exit(c, status); /* unknown pids are orphans re-parented to us */
+        if (c == NULL)
+            continue; /* an orphan re-parented to us */
+        if (WIFSTOPPED(status)) { /* a ptrace stop: the tracer asks with waitpid */
+            c->stop_pending = true;
+            c->stop_status = status;
+        } else if (!c->exited) {
+            ah_child_on_exit(c, status);
+        }
     }
 }
 

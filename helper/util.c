@@ -55,3 +55,27 @@ void *ah_xcalloc(size_t n, size_t size)
         ah_die_errno("calloc");
     return p;
 }
+
+char *ah_argv_area;
+size_t ah_argv_len;
+
+void ah_argv_init(char **argv)
+{
+    extern char **environ;
+    if (argv == NULL || argv[0] == NULL)
+        return;
+    char *end = argv[0] + strlen(argv[0]) + 1;
+    for (int i = 1; argv[i] != NULL && argv[i] == end; i++)
+        end += strlen(argv[i]) + 1;
+    for (size_t i = 0; environ != NULL && environ[i] != NULL; i++) {
+        if (environ[i] != end)
+            continue;
+        end += strlen(environ[i]) + 1;
+        size_t n = strlen(environ[i]) + 1;
+        char *copy = ah_xmalloc(n);
+        memcpy(copy, environ[i], n);
+        environ[i] = copy;
+    }
+    ah_argv_area = argv[0];
+    ah_argv_len = (size_t)(end - argv[0]);
+}

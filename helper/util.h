@@ -23,6 +23,12 @@ enum ah_exit {
 
 #define AH_UNUSED __attribute__((unused))
 
+/* The argv area /proc/PID/cmdline shows, for setproctitle: argv[0] plus the
+ * environment strings after it, which ah_argv_init moves to the heap. */
+extern char *ah_argv_area;
+extern size_t ah_argv_len;
+void ah_argv_init(char **argv);
+
 _Noreturn void ah_die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 _Noreturn void ah_die_errno(const char *what);
 void *ah_xmalloc(size_t n);

@@ -8,5 +8,5 @@ extern char **environ;
 
 int ah_call_execvp(struct ah_call *c, const struct ah_args_execvp *a)
 {
-    return ah_exec(c, a->file, a->argv, environ, 1);
+    return ah_exec(c, AH_EXEC_SEARCH, a->file, -1, a->argv, environ);
 }

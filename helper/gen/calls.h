@@ -272,6 +272,855 @@ static inline int ah_dispatch_spawn(struct ah_call *c)
     return ah_call_spawn(c, a);
 }
 
+struct ah_args_unshare {
+    int64_t flags;
+};
+int ah_call_unshare(struct ah_call *c, const struct ah_args_unshare *a);
+static inline int ah_dispatch_unshare(struct ah_call *c)
+{
+    struct ah_args_unshare args, *a = &args;
+    if (ah_arg_constant(c, AH_FAMILY_CLONE, 1, &a->flags))
+        return c->fail;
+    return ah_call_unshare(c, a);
+}
+
+struct ah_args_setns {
+    int64_t fd;
+    int64_t nstype;
+};
+int ah_call_setns(struct ah_call *c, const struct ah_args_setns *a);
+static inline int ah_dispatch_setns(struct ah_call *c)
+{
+    struct ah_args_setns args, *a = &args;
+    if (ah_arg_int(c, 0, INT32_MAX, &a->fd))
+        return c->fail;
+    if (ah_arg_constant(c, AH_FAMILY_CLONE, 0, &a->nstype))
+        return c->fail;
+    return ah_call_setns(c, a);
+}
+
+struct ah_args_mount {
+    const char *source;
+    const char *target;
+    const char *fstype;
+    int64_t flags;
+    struct ah_bytes data;
+};
+int ah_call_mount(struct ah_call *c, const struct ah_args_mount *a);
+static inline int ah_dispatch_mount(struct ah_call *c)
+{
+    struct ah_args_mount args, *a = &args;
+    if (ah_arg_cstr(c, 0, &a->source))
+        return c->fail;
+    if (ah_arg_cstr(c, 1, &a->target))
+        return c->fail;
+    if (ah_arg_cstr(c, 0, &a->fstype))
+        return c->fail;
+    if (ah_arg_constant(c, AH_FAMILY_MOUNT, 1, &a->flags))
+        return c->fail;
+    if (ah_arg_bytes(c, &a->data))
+        return c->fail;
+    return ah_call_mount(c, a);
+}
+
+struct ah_args_umount {
+    const char *target;
+};
+int ah_call_umount(struct ah_call *c, const struct ah_args_umount *a);
+static inline int ah_dispatch_umount(struct ah_call *c)
+{
+    struct ah_args_umount args, *a = &args;
+    if (ah_arg_cstr(c, 1, &a->target))
+        return c->fail;
+    return ah_call_umount(c, a);
+}
+
+struct ah_args_umount2 {
+    const char *target;
+    int64_t flags;
+};
+int ah_call_umount2(struct ah_call *c, const struct ah_args_umount2 *a);
+static inline int ah_dispatch_umount2(struct ah_call *c)
+{
+    struct ah_args_umount2 args, *a = &args;
+    if (ah_arg_cstr(c, 1, &a->target))
+        return c->fail;
+    if (ah_arg_constant(c, AH_FAMILY_MOUNT, 1, &a->flags))
+        return c->fail;
+    return ah_call_umount2(c, a);
+}
+
+struct ah_args_pivot_root {
+    const char *new_root;
+    const char *put_old;
+};
+int ah_call_pivot_root(struct ah_call *c, const struct ah_args_pivot_root *a);
+static inline int ah_dispatch_pivot_root(struct ah_call *c)
+{
+    struct ah_args_pivot_root args, *a = &args;
+    if (ah_arg_cstr(c, 1, &a->new_root))
+        return c->fail;
+    if (ah_arg_cstr(c, 1, &a->put_old))
+        return c->fail;
+    return ah_call_pivot_root(c, a);
+}
+
+struct ah_args_chroot {
+    const char *path;
+};
+int ah_call_chroot(struct ah_call *c, const struct ah_args_chroot *a);
+static inline int ah_dispatch_chroot(struct ah_call *c)
+{
+    struct ah_args_chroot args, *a = &args;
+    if (ah_arg_cstr(c, 1, &a->path))
+        return c->fail;
+    return ah_call_chroot(c, a);
+}
+
+struct ah_args_sethostname {
+    const char *name;
+};
+int ah_call_sethostname(struct ah_call *c, const struct ah_args_sethostname *a);
+static inline int ah_dispatch_sethostname(struct ah_call *c)
+{
+    struct ah_args_sethostname args, *a = &args;
+    if (ah_arg_cstr(c, 0, &a->name))
+        return c->fail;
+    return ah_call_sethostname(c, a);
+}
+
+int ah_call_gethostname(struct ah_call *c);
+static inline int ah_dispatch_gethostname(struct ah_call *c) { return ah_call_gethostname(c); }
+
+struct ah_args_setuid {
+    int64_t uid;
+};
+int ah_call_setuid(struct ah_call *c, const struct ah_args_setuid *a);
+static inline int ah_dispatch_setuid(struct ah_call *c)
+{
+    struct ah_args_setuid args, *a = &args;
+    if (ah_arg_int(c, -1, UINT32_MAX, &a->uid))
+        return c->fail;
+    return ah_call_setuid(c, a);
+}
+
+struct ah_args_setgid {
+    int64_t gid;
+};
+int ah_call_setgid(struct ah_call *c, const struct ah_args_setgid *a);
+static inline int ah_dispatch_setgid(struct ah_call *c)
+{
+    struct ah_args_setgid args, *a = &args;
+    if (ah_arg_int(c, -1, UINT32_MAX, &a->gid))
+        return c->fail;
+    return ah_call_setgid(c, a);
+}
+
+struct ah_args_setresuid {
+    int64_t ruid;
+    int64_t euid;
+    int64_t suid;
+};
+int ah_call_setresuid(struct ah_call *c, const struct ah_args_setresuid *a);
+static inline int ah_dispatch_setresuid(struct ah_call *c)
+{
+    struct ah_args_setresuid args, *a = &args;
+    if (ah_arg_int(c, -1, UINT32_MAX, &a->ruid))
+        return c->fail;
+    if (ah_arg_int(c, -1, UINT32_MAX, &a->euid))
+        return c->fail;
+    if (ah_arg_int(c, -1, UINT32_MAX, &a->suid))
+        return c->fail;
+    return ah_call_setresuid(c, a);
+}
+
+struct ah_args_setresgid {
+    int64_t rgid;
+    int64_t egid;
+    int64_t sgid;
+};
+int ah_call_setresgid(struct ah_call *c, const struct ah_args_setresgid *a);
+static inline int ah_dispatch_setresgid(struct ah_call *c)
+{
+    struct ah_args_setresgid args, *a = &args;
+    if (ah_arg_int(c, -1, UINT32_MAX, &a->rgid))
+        return c->fail;
+    if (ah_arg_int(c, -1, UINT32_MAX, &a->egid))
+        return c->fail;
+    if (ah_arg_int(c, -1, UINT32_MAX, &a->sgid))
+        return c->fail;
+    return ah_call_setresgid(c, a);
+}
+
+int ah_call_getresuid(struct ah_call *c);
+static inline int ah_dispatch_getresuid(struct ah_call *c) { return ah_call_getresuid(c); }
+
+int ah_call_getresgid(struct ah_call *c);
+static inline int ah_dispatch_getresgid(struct ah_call *c) { return ah_call_getresgid(c); }
+
+int ah_call_getuid(struct ah_call *c);
+static inline int ah_dispatch_getuid(struct ah_call *c) { return ah_call_getuid(c); }
+
+int ah_call_getgid(struct ah_call *c);
+static inline int ah_dispatch_getgid(struct ah_call *c) { return ah_call_getgid(c); }
+
+struct ah_args_setgroups {
+    struct ah_ints groups;
+};
+int ah_call_setgroups(struct ah_call *c, const struct ah_args_setgroups *a);
+static inline int ah_dispatch_setgroups(struct ah_call *c)
+{
+    struct ah_args_setgroups args, *a = &args;
+    if (ah_arg_ints(c, 0, UINT32_MAX, &a->groups))
+        return c->fail;
+    return ah_call_setgroups(c, a);
+}
+
+int ah_call_getgroups(struct ah_call *c);
+static inline int ah_dispatch_getgroups(struct ah_call *c) { return ah_call_getgroups(c); }
+
+int ah_call_setsid(struct ah_call *c);
+static inline int ah_dispatch_setsid(struct ah_call *c) { return ah_call_setsid(c); }
+
+struct ah_args_getsid {
+    int64_t pid;
+};
+int ah_call_getsid(struct ah_call *c, const struct ah_args_getsid *a);
+static inline int ah_dispatch_getsid(struct ah_call *c)
+{
+    struct ah_args_getsid args, *a = &args;
+    if (ah_arg_int(c, INT32_MIN, INT32_MAX, &a->pid))
+        return c->fail;
+    return ah_call_getsid(c, a);
+}
+
+struct ah_args_setpgid {
+    int64_t pid;
+    int64_t pgid;
+};
+int ah_call_setpgid(struct ah_call *c, const struct ah_args_setpgid *a);
+static inline int ah_dispatch_setpgid(struct ah_call *c)
+{
+    struct ah_args_setpgid args, *a = &args;
+    if (ah_arg_int(c, INT32_MIN, INT32_MAX, &a->pid))
+        return c->fail;
+    if (ah_arg_int(c, INT32_MIN, INT32_MAX, &a->pgid))
+        return c->fail;
+    return ah_call_setpgid(c, a);
+}
+
+int ah_call_getpgrp(struct ah_call *c);
+static inline int ah_dispatch_getpgrp(struct ah_call *c) { return ah_call_getpgrp(c); }
+
+struct ah_args_setpriority {
+    int64_t which;
+    int64_t who;
+    int64_t prio;
+};
+int ah_call_setpriority(struct ah_call *c, const struct ah_args_setpriority *a);
+static inline int ah_dispatch_setpriority(struct ah_call *c)
+{
+    struct ah_args_setpriority args, *a = &args;
+    if (ah_arg_constant(c, AH_FAMILY_PRIO, 0, &a->which))
+        return c->fail;
+    if (ah_arg_int(c, INT32_MIN, INT32_MAX, &a->who))
+        return c->fail;
+    if (ah_arg_int(c, INT32_MIN, INT32_MAX, &a->prio))
+        return c->fail;
+    return ah_call_setpriority(c, a);
+}
+
+struct ah_args_getpriority {
+    int64_t which;
+    int64_t who;
+};
+int ah_call_getpriority(struct ah_call *c, const struct ah_args_getpriority *a);
+static inline int ah_dispatch_getpriority(struct ah_call *c)
+{
+    struct ah_args_getpriority args, *a = &args;
+    if (ah_arg_constant(c, AH_FAMILY_PRIO, 0, &a->which))
+        return c->fail;
+    if (ah_arg_int(c, INT32_MIN, INT32_MAX, &a->who))
+        return c->fail;
+    return ah_call_getpriority(c, a);
+}
+
+struct ah_args_setrlimit {
+    int64_t resource;
+    struct ah_rlim limit;
+};
+int ah_call_setrlimit(struct ah_call *c, const struct ah_args_setrlimit *a);
+static inline int ah_dispatch_setrlimit(struct ah_call *c)
+{
+    struct ah_args_setrlimit args, *a = &args;
+    if (ah_arg_constant(c, AH_FAMILY_RLIMIT, 0, &a->resource))
+        return c->fail;
+    if (ah_arg_rlimit(c, &a->limit))
+        return c->fail;
+    return ah_call_setrlimit(c, a);
+}
+
+struct ah_args_getrlimit {
+    int64_t resource;
+};
+int ah_call_getrlimit(struct ah_call *c, const struct ah_args_getrlimit *a);
+static inline int ah_dispatch_getrlimit(struct ah_call *c)
+{
+    struct ah_args_getrlimit args, *a = &args;
+    if (ah_arg_constant(c, AH_FAMILY_RLIMIT, 0, &a->resource))
+        return c->fail;
+    return ah_call_getrlimit(c, a);
+}
+
+struct ah_args_prctl {
+    int64_t option;
+    struct ah_inout arg2;
+    struct ah_inout arg3;
+    struct ah_inout arg4;
+    struct ah_inout arg5;
+};
+int ah_call_prctl(struct ah_call *c, const struct ah_args_prctl *a);
+static inline int ah_dispatch_prctl(struct ah_call *c)
+{
+    struct ah_args_prctl args, *a = &args;
+    if (ah_arg_constant(c, AH_FAMILY_PRCTL, 0, &a->option))
+        return c->fail;
+    if (ah_arg_inout(c, &a->arg2))
+        return c->fail;
+    if (ah_arg_inout(c, &a->arg3))
+        return c->fail;
+    if (ah_arg_inout(c, &a->arg4))
+        return c->fail;
+    if (ah_arg_inout(c, &a->arg5))
+        return c->fail;
+    return ah_call_prctl(c, a);
+}
+
+struct ah_args_ptrace {
+    int64_t request;
+    int64_t pid;
+    struct ah_inout addr;
+    struct ah_inout data;
+};
+int ah_call_ptrace(struct ah_call *c, const struct ah_args_ptrace *a);
+static inline int ah_dispatch_ptrace(struct ah_call *c)
+{
+    struct ah_args_ptrace args, *a = &args;
+    if (ah_arg_constant(c, AH_FAMILY_PTRACE, 0, &a->request))
+        return c->fail;
+    if (ah_arg_int(c, INT32_MIN, INT32_MAX, &a->pid))
+        return c->fail;
+    if (ah_arg_inout(c, &a->addr))
+        return c->fail;
+    if (ah_arg_inout(c, &a->data))
+        return c->fail;
+    return ah_call_ptrace(c, a);
+}
+
+struct ah_args_seccomp {
+    int64_t operation;
+    int64_t flags;
+    struct ah_inout args;
+};
+int ah_call_seccomp(struct ah_call *c, const struct ah_args_seccomp *a);
+static inline int ah_dispatch_seccomp(struct ah_call *c)
+{
+    struct ah_args_seccomp args, *a = &args;
+    if (ah_arg_constant(c, AH_FAMILY_SECCOMP, 0, &a->operation))
+        return c->fail;
+    if (ah_arg_constant(c, AH_FAMILY_SECCOMP, 1, &a->flags))
+        return c->fail;
+    if (ah_arg_inout(c, &a->args))
+        return c->fail;
+    return ah_call_seccomp(c, a);
+}
+
+struct ah_args_waitpid {
+    int64_t pid;
+    int64_t options;
+};
+int ah_call_waitpid(struct ah_call *c, const struct ah_args_waitpid *a);
+static inline int ah_dispatch_waitpid(struct ah_call *c)
+{
+    struct ah_args_waitpid args, *a = &args;
+    if (ah_arg_int(c, INT32_MIN, INT32_MAX, &a->pid))
+        return c->fail;
+    if (ah_arg_constant(c, AH_FAMILY_WAIT, 1, &a->options))
+        return c->fail;
+    return ah_call_waitpid(c, a);
+}
+
+struct ah_args_setproctitle {
+    const char *title;
+};
+int ah_call_setproctitle(struct ah_call *c, const struct ah_args_setproctitle *a);
+static inline int ah_dispatch_setproctitle(struct ah_call *c)
+{
+    struct ah_args_setproctitle args, *a = &args;
+    if (ah_arg_cstr(c, 0, &a->title))
+        return c->fail;
+    return ah_call_setproctitle(c, a);
+}
+
+struct ah_args_fexecve {
+    int64_t fd;
+    char **argv;
+    char **env;
+};
+int ah_call_fexecve(struct ah_call *c, const struct ah_args_fexecve *a);
+static inline int ah_dispatch_fexecve(struct ah_call *c)
+{
+    struct ah_args_fexecve args, *a = &args;
+    if (ah_arg_int(c, 0, INT32_MAX, &a->fd))
+        return c->fail;
+    if (ah_arg_argv(c, &a->argv))
+        return c->fail;
+    if (ah_arg_argv(c, &a->env))
+        return c->fail;
+    return ah_call_fexecve(c, a);
+}
+
+struct ah_args_getcpid {
+    int64_t pid;
+    const char *field;
+};
+int ah_call_getcpid(struct ah_call *c, const struct ah_args_getcpid *a);
+static inline int ah_dispatch_getcpid(struct ah_call *c)
+{
+    struct ah_args_getcpid args, *a = &args;
+    if (ah_arg_int(c, INT32_MIN, INT32_MAX, &a->pid))
+        return c->fail;
+    if (ah_arg_cstr(c, 0, &a->field))
+        return c->fail;
+    return ah_call_getcpid(c, a);
+}
+
+struct ah_args_setcpid {
+    int64_t pid;
+    const char *field;
+    int64_t value;
+};
+int ah_call_setcpid(struct ah_call *c, const struct ah_args_setcpid *a);
+static inline int ah_dispatch_setcpid(struct ah_call *c)
+{
+    struct ah_args_setcpid args, *a = &args;
+    if (ah_arg_int(c, INT32_MIN, INT32_MAX, &a->pid))
+        return c->fail;
+    if (ah_arg_cstr(c, 0, &a->field))
+        return c->fail;
+    if (ah_arg_int(c, INT64_MIN, INT64_MAX, &a->value))
+        return c->fail;
+    return ah_call_setcpid(c, a);
+}
+
+struct ah_args_filter {
+    struct ah_callset calls;
+    struct ah_callset calls_for_children;
+};
+int ah_call_filter(struct ah_call *c, const struct ah_args_filter *a);
+static inline int ah_dispatch_filter(struct ah_call *c)
+{
+    struct ah_args_filter args, *a = &args;
+    if (ah_arg_calls(c, &a->calls))
+        return c->fail;
+    if (ah_arg_calls(c, &a->calls_for_children))
+        return c->fail;
+    return ah_call_filter(c, a);
+}
+
+struct ah_args_errno_id {
+    int64_t errnum;
+};
+int ah_call_errno_id(struct ah_call *c, const struct ah_args_errno_id *a);
+static inline int ah_dispatch_errno_id(struct ah_call *c)
+{
+    struct ah_args_errno_id args, *a = &args;
+    if (ah_arg_int(c, INT32_MIN, INT32_MAX, &a->errnum))
+        return c->fail;
+    return ah_call_errno_id(c, a);
+}
+
+struct ah_args_alloc {
+    struct ah_inout cstruct;
+};
+int ah_call_alloc(struct ah_call *c, const struct ah_args_alloc *a);
+static inline int ah_dispatch_alloc(struct ah_call *c)
+{
+    struct ah_args_alloc args, *a = &args;
+    if (ah_arg_inout(c, &a->cstruct))
+        return c->fail;
+    return ah_call_alloc(c, a);
+}
+
+struct ah_args_open {
+    const char *path;
+    int64_t flags;
+    int64_t mode;
+};
+int ah_call_open(struct ah_call *c, const struct ah_args_open *a);
+static inline int ah_dispatch_open(struct ah_call *c)
+{
+    struct ah_args_open args, *a = &args;
+    if (ah_arg_cstr(c, 1, &a->path))
+        return c->fail;
+    if (ah_arg_constant(c, AH_FAMILY_FILE, 1, &a->flags))
+        return c->fail;
+    if (ah_arg_int(c, 0, UINT32_MAX, &a->mode))
+        return c->fail;
+    return ah_call_open(c, a);
+}
+
+struct ah_args_close {
+    int64_t fd;
+};
+int ah_call_close(struct ah_call *c, const struct ah_args_close *a);
+static inline int ah_dispatch_close(struct ah_call *c)
+{
+    struct ah_args_close args, *a = &args;
+    if (ah_arg_int(c, 0, INT32_MAX, &a->fd))
+        return c->fail;
+    return ah_call_close(c, a);
+}
+
+struct ah_args_read {
+    int64_t fd;
+    int64_t count;
+};
+int ah_call_read(struct ah_call *c, const struct ah_args_read *a);
+static inline int ah_dispatch_read(struct ah_call *c)
+{
+    struct ah_args_read args, *a = &args;
+    if (ah_arg_int(c, 0, INT32_MAX, &a->fd))
+        return c->fail;
+    if (ah_arg_int(c, 0, AH_MAX_COUNT, &a->count))
+        return c->fail;
+    return ah_call_read(c, a);
+}
+
+struct ah_args_write {
+    int64_t fd;
+    struct ah_bytes data;
+};
+int ah_call_write(struct ah_call *c, const struct ah_args_write *a);
+static inline int ah_dispatch_write(struct ah_call *c)
+{
+    struct ah_args_write args, *a = &args;
+    if (ah_arg_int(c, 0, INT32_MAX, &a->fd))
+        return c->fail;
+    if (ah_arg_bytes(c, &a->data))
+        return c->fail;
+    return ah_call_write(c, a);
+}
+
+struct ah_args_lseek {
+    int64_t fd;
+    int64_t offset;
+    int64_t whence;
+};
+int ah_call_lseek(struct ah_call *c, const struct ah_args_lseek *a);
+static inline int ah_dispatch_lseek(struct ah_call *c)
+{
+    struct ah_args_lseek args, *a = &args;
+    if (ah_arg_int(c, 0, INT32_MAX, &a->fd))
+        return c->fail;
+    if (ah_arg_int(c, INT64_MIN, INT64_MAX, &a->offset))
+        return c->fail;
+    if (ah_arg_int(c, INT32_MIN, INT32_MAX, &a->whence))
+        return c->fail;
+    return ah_call_lseek(c, a);
+}
+
+struct ah_args_fcntl {
+    int64_t fd;
+    int64_t cmd;
+    int64_t arg;
+};
+int ah_call_fcntl(struct ah_call *c, const struct ah_args_fcntl *a);
+static inline int ah_dispatch_fcntl(struct ah_call *c)
+{
+    struct ah_args_fcntl args, *a = &args;
+    if (ah_arg_int(c, 0, INT32_MAX, &a->fd))
+        return c->fail;
+    if (ah_arg_constant(c, AH_FAMILY_FCNTL, 0, &a->cmd))
+        return c->fail;
+    if (ah_arg_int(c, INT64_MIN, INT64_MAX, &a->arg))
+        return c->fail;
+    return ah_call_fcntl(c, a);
+}
+
+struct ah_args_ioctl {
+    int64_t fd;
+    int64_t request;
+    struct ah_inout arg;
+};
+int ah_call_ioctl(struct ah_call *c, const struct ah_args_ioctl *a);
+static inline int ah_dispatch_ioctl(struct ah_call *c)
+{
+    struct ah_args_ioctl args, *a = &args;
+    if (ah_arg_int(c, 0, INT32_MAX, &a->fd))
+        return c->fail;
+    if (ah_arg_constant(c, AH_FAMILY_IOCTL, 0, &a->request))
+        return c->fail;
+    if (ah_arg_inout(c, &a->arg))
+        return c->fail;
+    return ah_call_ioctl(c, a);
+}
+
+struct ah_args_readdir {
+    const char *path;
+};
+int ah_call_readdir(struct ah_call *c, const struct ah_args_readdir *a);
+static inline int ah_dispatch_readdir(struct ah_call *c)
+{
+    struct ah_args_readdir args, *a = &args;
+    if (ah_arg_cstr(c, 1, &a->path))
+        return c->fail;
+    return ah_call_readdir(c, a);
+}
+
+struct ah_args_mkdir {
+    const char *path;
+    int64_t mode;
+};
+int ah_call_mkdir(struct ah_call *c, const struct ah_args_mkdir *a);
+static inline int ah_dispatch_mkdir(struct ah_call *c)
+{
+    struct ah_args_mkdir args, *a = &args;
+    if (ah_arg_cstr(c, 1, &a->path))
+        return c->fail;
+    if (ah_arg_int(c, 0, UINT32_MAX, &a->mode))
+        return c->fail;
+    return ah_call_mkdir(c, a);
+}
+
+struct ah_args_rmdir {
+    const char *path;
+};
+int ah_call_rmdir(struct ah_call *c, const struct ah_args_rmdir *a);
+static inline int ah_dispatch_rmdir(struct ah_call *c)
+{
+    struct ah_args_rmdir args, *a = &args;
+    if (ah_arg_cstr(c, 1, &a->path))
+        return c->fail;
+    return ah_call_rmdir(c, a);
+}
+
+struct ah_args_unlink {
+    const char *path;
+};
+int ah_call_unlink(struct ah_call *c, const struct ah_args_unlink *a);
+static inline int ah_dispatch_unlink(struct ah_call *c)
+{
+    struct ah_args_unlink args, *a = &args;
+    if (ah_arg_cstr(c, 1, &a->path))
+        return c->fail;
+    return ah_call_unlink(c, a);
+}
+
+struct ah_args_link {
+    const char *oldpath;
+    const char *newpath;
+};
+int ah_call_link(struct ah_call *c, const struct ah_args_link *a);
+static inline int ah_dispatch_link(struct ah_call *c)
+{
+    struct ah_args_link args, *a = &args;
+    if (ah_arg_cstr(c, 1, &a->oldpath))
+        return c->fail;
+    if (ah_arg_cstr(c, 1, &a->newpath))
+        return c->fail;
+    return ah_call_link(c, a);
+}
+
+struct ah_args_symlink {
+    const char *target;
+    const char *linkpath;
+};
+int ah_call_symlink(struct ah_call *c, const struct ah_args_symlink *a);
+static inline int ah_dispatch_symlink(struct ah_call *c)
+{
+    struct ah_args_symlink args, *a = &args;
+    if (ah_arg_cstr(c, 1, &a->target))
+        return c->fail;
+    if (ah_arg_cstr(c, 1, &a->linkpath))
+        return c->fail;
+    return ah_call_symlink(c, a);
+}
+
+struct ah_args_chmod {
+    const char *path;
+    int64_t mode;
+};
+int ah_call_chmod(struct ah_call *c, const struct ah_args_chmod *a);
+static inline int ah_dispatch_chmod(struct ah_call *c)
+{
+    struct ah_args_chmod args, *a = &args;
+    if (ah_arg_cstr(c, 1, &a->path))
+        return c->fail;
+    if (ah_arg_int(c, 0, UINT32_MAX, &a->mode))
+        return c->fail;
+    return ah_call_chmod(c, a);
+}
+
+struct ah_args_chown {
+    const char *path;
+    int64_t uid;
+    int64_t gid;
+};
+int ah_call_chown(struct ah_call *c, const struct ah_args_chown *a);
+static inline int ah_dispatch_chown(struct ah_call *c)
+{
+    struct ah_args_chown args, *a = &args;
+    if (ah_arg_cstr(c, 1, &a->path))
+        return c->fail;
+    if (ah_arg_int(c, -1, UINT32_MAX, &a->uid))
+        return c->fail;
+    if (ah_arg_int(c, -1, UINT32_MAX, &a->gid))
+        return c->fail;
+    return ah_call_chown(c, a);
+}
+
+struct ah_args_mkfifo {
+    const char *path;
+    int64_t mode;
+};
+int ah_call_mkfifo(struct ah_call *c, const struct ah_args_mkfifo *a);
+static inline int ah_dispatch_mkfifo(struct ah_call *c)
+{
+    struct ah_args_mkfifo args, *a = &args;
+    if (ah_arg_cstr(c, 1, &a->path))
+        return c->fail;
+    if (ah_arg_int(c, 0, UINT32_MAX, &a->mode))
+        return c->fail;
+    return ah_call_mkfifo(c, a);
+}
+
+struct ah_args_select {
+    struct ah_ints readfds;
+    struct ah_ints writefds;
+    struct ah_ints exceptfds;
+    int64_t timeout;
+};
+int ah_call_select(struct ah_call *c, const struct ah_args_select *a);
+static inline int ah_dispatch_select(struct ah_call *c)
+{
+    struct ah_args_select args, *a = &args;
+    if (ah_arg_ints(c, 0, INT32_MAX, &a->readfds))
+        return c->fail;
+    if (ah_arg_ints(c, 0, INT32_MAX, &a->writefds))
+        return c->fail;
+    if (ah_arg_ints(c, 0, INT32_MAX, &a->exceptfds))
+        return c->fail;
+    if (ah_arg_timeout(c, &a->timeout))
+        return c->fail;
+    return ah_call_select(c, a);
+}
+
+struct ah_args_socket {
+    int64_t domain;
+    int64_t type;
+    int64_t protocol;
+};
+int ah_call_socket(struct ah_call *c, const struct ah_args_socket *a);
+static inline int ah_dispatch_socket(struct ah_call *c)
+{
+    struct ah_args_socket args, *a = &args;
+    if (ah_arg_constant(c, AH_FAMILY_SOCKET, 0, &a->domain))
+        return c->fail;
+    if (ah_arg_constant(c, AH_FAMILY_SOCKET, 1, &a->type))
+        return c->fail;
+    if (ah_arg_int(c, INT32_MIN, INT32_MAX, &a->protocol))
+        return c->fail;
+    return ah_call_socket(c, a);
+}
+
+struct ah_args_connect {
+    int64_t fd;
+    struct ah_bytes sockaddr;
+};
+int ah_call_connect(struct ah_call *c, const struct ah_args_connect *a);
+static inline int ah_dispatch_connect(struct ah_call *c)
+{
+    struct ah_args_connect args, *a = &args;
+    if (ah_arg_int(c, 0, INT32_MAX, &a->fd))
+        return c->fail;
+    if (ah_arg_optional_bytes(c, &a->sockaddr))
+        return c->fail;
+    return ah_call_connect(c, a);
+}
+
+struct ah_args_ioctl_constant {
+    const char *name;
+};
+int ah_call_ioctl_constant(struct ah_call *c, const struct ah_args_ioctl_constant *a);
+static inline int ah_dispatch_ioctl_constant(struct ah_call *c)
+{
+    struct ah_args_ioctl_constant args, *a = &args;
+    if (ah_arg_cstr(c, 0, &a->name))
+        return c->fail;
+    return ah_call_ioctl_constant(c, a);
+}
+
+struct ah_args_mount_constant {
+    const char *name;
+};
+int ah_call_mount_constant(struct ah_call *c, const struct ah_args_mount_constant *a);
+static inline int ah_dispatch_mount_constant(struct ah_call *c)
+{
+    struct ah_args_mount_constant args, *a = &args;
+    if (ah_arg_cstr(c, 0, &a->name))
+        return c->fail;
+    return ah_call_mount_constant(c, a);
+}
+
+struct ah_args_prctl_constant {
+    const char *name;
+};
+int ah_call_prctl_constant(struct ah_call *c, const struct ah_args_prctl_constant *a);
+static inline int ah_dispatch_prctl_constant(struct ah_call *c)
+{
+    struct ah_args_prctl_constant args, *a = &args;
+    if (ah_arg_cstr(c, 0, &a->name))
+        return c->fail;
+    return ah_call_prctl_constant(c, a);
+}
+
+struct ah_args_ptrace_constant {
+    const char *name;
+};
+int ah_call_ptrace_constant(struct ah_call *c, const struct ah_args_ptrace_constant *a);
+static inline int ah_dispatch_ptrace_constant(struct ah_call *c)
+{
+    struct ah_args_ptrace_constant args, *a = &args;
+    if (ah_arg_cstr(c, 0, &a->name))
+        return c->fail;
+    return ah_call_ptrace_constant(c, a);
+}
+
+struct ah_args_seccomp_constant {
+    const char *name;
+};
+int ah_call_seccomp_constant(struct ah_call *c, const struct ah_args_seccomp_constant *a);
+static inline int ah_dispatch_seccomp_constant(struct ah_call *c)
+{
+    struct ah_args_seccomp_constant args, *a = &args;
+    if (ah_arg_cstr(c, 0, &a->name))
+        return c->fail;
+    return ah_call_seccomp_constant(c, a);
+}
+
+struct ah_args_syscall_constant {
+    const char *name;
+};
+int ah_call_syscall_constant(struct ah_call *c, const struct ah_args_syscall_constant *a);
+static inline int ah_dispatch_syscall_constant(struct ah_call *c)
+{
+    struct ah_args_syscall_constant args, *a = &args;
+    if (ah_arg_cstr(c, 0, &a->name))
+        return c->fail;
+    return ah_call_syscall_constant(c, a);
+}
+
 static const struct ah_call_def ah_call_defs[] __attribute__((unused)) = {
     {1, "version", 0, ah_dispatch_version},
     {2, "getpid", 0, ah_dispatch_getpid},
@@ -298,6 +1147,69 @@ static const struct ah_call_def ah_call_defs[] __attribute__((unused)) = {
     {23, "fcntl_constant", 1, ah_dispatch_fcntl_constant},
     {24, "rlimit_constant", 1, ah_dispatch_rlimit_constant},
     {25, "spawn", 3, ah_dispatch_spawn},
+    {26, "unshare", 1, ah_dispatch_unshare},
+    {27, "setns", 2, ah_dispatch_setns},
+    {28, "mount", 5, ah_dispatch_mount},
+    {29, "umount", 1, ah_dispatch_umount},
+    {30, "umount2", 2, ah_dispatch_umount2},
+    {31, "pivot_root", 2, ah_dispatch_pivot_root},
+    {32, "chroot", 1, ah_dispatch_chroot},
+    {33, "sethostname", 1, ah_dispatch_sethostname},
+    {34, "gethostname", 0, ah_dispatch_gethostname},
+    {35, "setuid", 1, ah_dispatch_setuid},
+    {36, "setgid", 1, ah_dispatch_setgid},
+    {37, "setresuid", 3, ah_dispatch_setresuid},
+    {38, "setresgid", 3, ah_dispatch_setresgid},
+    {39, "getresuid", 0, ah_dispatch_getresuid},
+    {40, "getresgid", 0, ah_dispatch_getresgid},
+    {41, "getuid", 0, ah_dispatch_getuid},
+    {42, "getgid", 0, ah_dispatch_getgid},
+    {43, "setgroups", 1, ah_dispatch_setgroups},
+    {44, "getgroups", 0, ah_dispatch_getgroups},
+    {45, "setsid", 0, ah_dispatch_setsid},
+    {46, "getsid", 1, ah_dispatch_getsid},
+    {47, "setpgid", 2, ah_dispatch_setpgid},
+    {48, "getpgrp", 0, ah_dispatch_getpgrp},
+    {49, "setpriority", 3, ah_dispatch_setpriority},
+    {50, "getpriority", 2, ah_dispatch_getpriority},
+    {51, "setrlimit", 2, ah_dispatch_setrlimit},
+    {52, "getrlimit", 1, ah_dispatch_getrlimit},
+    {53, "prctl", 5, ah_dispatch_prctl},
+    {54, "ptrace", 4, ah_dispatch_ptrace},
+    {55, "seccomp", 3, ah_dispatch_seccomp},
+    {56, "waitpid", 2, ah_dispatch_waitpid},
+    {57, "setproctitle", 1, ah_dispatch_setproctitle},
+    {58, "fexecve", 3, ah_dispatch_fexecve},
+    {59, "getcpid", 2, ah_dispatch_getcpid},
+    {60, "setcpid", 3, ah_dispatch_setcpid},
+    {61, "filter", 2, ah_dispatch_filter},
+    {62, "errno_id", 1, ah_dispatch_errno_id},
+    {63, "alloc", 1, ah_dispatch_alloc},
+    {64, "open", 3, ah_dispatch_open},
+    {65, "close", 1, ah_dispatch_close},
+    {66, "read", 2, ah_dispatch_read},
+    {67, "write", 2, ah_dispatch_write},
+    {68, "lseek", 3, ah_dispatch_lseek},
+    {69, "fcntl", 3, ah_dispatch_fcntl},
+    {70, "ioctl", 3, ah_dispatch_ioctl},
+    {71, "readdir", 1, ah_dispatch_readdir},
+    {72, "mkdir", 2, ah_dispatch_mkdir},
+    {73, "rmdir", 1, ah_dispatch_rmdir},
+    {74, "unlink", 1, ah_dispatch_unlink},
+    {75, "link", 2, ah_dispatch_link},
+    {76, "symlink", 2, ah_dispatch_symlink},
+    {77, "chmod", 2, ah_dispatch_chmod},
+    {78, "chown", 3, ah_dispatch_chown},
+    {79, "mkfifo", 2, ah_dispatch_mkfifo},
+    {80, "select", 4, ah_dispatch_select},
+    {81, "socket", 3, ah_dispatch_socket},
+    {82, "connect", 2, ah_dispatch_connect},
+    {83, "ioctl_constant", 1, ah_dispatch_ioctl_constant},
+    {84, "mount_constant", 1, ah_dispatch_mount_constant},
+    {85, "prctl_constant", 1, ah_dispatch_prctl_constant},
+    {86, "ptrace_constant", 1, ah_dispatch_ptrace_constant},
+    {87, "seccomp_constant", 1, ah_dispatch_seccomp_constant},
+    {88, "syscall_constant", 1, ah_dispatch_syscall_constant},
 };
 
 #endif

@@ -573,6 +573,11287 @@ static int ah_const_rlimit(const char *name, int64_t *v)
     return -1;
 }
 
+static int ah_const_mount(const char *name, int64_t *v)
+{
+#ifdef MNT_DETACH
+    if (strcasecmp(name, "MNT_DETACH") == 0) {
+        *v = (int64_t)(MNT_DETACH);
+        return 0;
+    }
+#endif
+#ifdef MNT_EXPIRE
+    if (strcasecmp(name, "MNT_EXPIRE") == 0) {
+        *v = (int64_t)(MNT_EXPIRE);
+        return 0;
+    }
+#endif
+#ifdef MNT_FORCE
+    if (strcasecmp(name, "MNT_FORCE") == 0) {
+        *v = (int64_t)(MNT_FORCE);
+        return 0;
+    }
+#endif
+#ifdef MS_ACTIVE
+    if (strcasecmp(name, "MS_ACTIVE") == 0) {
+        *v = (int64_t)(MS_ACTIVE);
+        return 0;
+    }
+#endif
+#ifdef MS_BIND
+    if (strcasecmp(name, "MS_BIND") == 0) {
+        *v = (int64_t)(MS_BIND);
+        return 0;
+    }
+#endif
+#ifdef MS_BORN
+    if (strcasecmp(name, "MS_BORN") == 0) {
+        *v = (int64_t)(MS_BORN);
+        return 0;
+    }
+#endif
+#ifdef MS_DIRSYNC
+    if (strcasecmp(name, "MS_DIRSYNC") == 0) {
+        *v = (int64_t)(MS_DIRSYNC);
+        return 0;
+    }
+#endif
+#ifdef MS_I_VERSION
+    if (strcasecmp(name, "MS_I_VERSION") == 0) {
+        *v = (int64_t)(MS_I_VERSION);
+        return 0;
+    }
+#endif
+#ifdef MS_KERNMOUNT
+    if (strcasecmp(name, "MS_KERNMOUNT") == 0) {
+        *v = (int64_t)(MS_KERNMOUNT);
+        return 0;
+    }
+#endif
+#ifdef MS_LAZYTIME
+    if (strcasecmp(name, "MS_LAZYTIME") == 0) {
+        *v = (int64_t)(MS_LAZYTIME);
+        return 0;
+    }
+#endif
+#ifdef MS_MANDLOCK
+    if (strcasecmp(name, "MS_MANDLOCK") == 0) {
+        *v = (int64_t)(MS_MANDLOCK);
+        return 0;
+    }
+#endif
+#ifdef MS_MGC_MSK
+    if (strcasecmp(name, "MS_MGC_MSK") == 0) {
+        *v = (int64_t)(MS_MGC_MSK);
+        return 0;
+    }
+#endif
+#ifdef MS_MGC_VAL
+    if (strcasecmp(name, "MS_MGC_VAL") == 0) {
+        *v = (int64_t)(MS_MGC_VAL);
+        return 0;
+    }
+#endif
+#ifdef MS_MOVE
+    if (strcasecmp(name, "MS_MOVE") == 0) {
+        *v = (int64_t)(MS_MOVE);
+        return 0;
+    }
+#endif
+#ifdef MS_NOATIME
+    if (strcasecmp(name, "MS_NOATIME") == 0) {
+        *v = (int64_t)(MS_NOATIME);
+        return 0;
+    }
+#endif
+#ifdef MS_NODEV
+    if (strcasecmp(name, "MS_NODEV") == 0) {
+        *v = (int64_t)(MS_NODEV);
+        return 0;
+    }
+#endif
+#ifdef MS_NODIRATIME
+    if (strcasecmp(name, "MS_NODIRATIME") == 0) {
+        *v = (int64_t)(MS_NODIRATIME);
+        return 0;
+    }
+#endif
+#ifdef MS_NOEXEC
+    if (strcasecmp(name, "MS_NOEXEC") == 0) {
+        *v = (int64_t)(MS_NOEXEC);
+        return 0;
+    }
+#endif
+#ifdef MS_NOREMOTELOCK
+    if (strcasecmp(name, "MS_NOREMOTELOCK") == 0) {
+        *v = (int64_t)(MS_NOREMOTELOCK);
+        return 0;
+    }
+#endif
+#ifdef MS_NOSEC
+    if (strcasecmp(name, "MS_NOSEC") == 0) {
+        *v = (int64_t)(MS_NOSEC);
+        return 0;
+    }
+#endif
+#ifdef MS_NOSUID
+    if (strcasecmp(name, "MS_NOSUID") == 0) {
+        *v = (int64_t)(MS_NOSUID);
+        return 0;
+    }
+#endif
+#ifdef MS_NOSYMFOLLOW
+    if (strcasecmp(name, "MS_NOSYMFOLLOW") == 0) {
+        *v = (int64_t)(MS_NOSYMFOLLOW);
+        return 0;
+    }
+#endif
+#ifdef MS_NOUSER
+    if (strcasecmp(name, "MS_NOUSER") == 0) {
+        *v = (int64_t)(MS_NOUSER);
+        return 0;
+    }
+#endif
+#ifdef MS_POSIXACL
+    if (strcasecmp(name, "MS_POSIXACL") == 0) {
+        *v = (int64_t)(MS_POSIXACL);
+        return 0;
+    }
+#endif
+#ifdef MS_PRIVATE
+    if (strcasecmp(name, "MS_PRIVATE") == 0) {
+        *v = (int64_t)(MS_PRIVATE);
+        return 0;
+    }
+#endif
+#ifdef MS_RDONLY
+    if (strcasecmp(name, "MS_RDONLY") == 0) {
+        *v = (int64_t)(MS_RDONLY);
+        return 0;
+    }
+#endif
+#ifdef MS_REC
+    if (strcasecmp(name, "MS_REC") == 0) {
+        *v = (int64_t)(MS_REC);
+        return 0;
+    }
+#endif
+#ifdef MS_RELATIME
+    if (strcasecmp(name, "MS_RELATIME") == 0) {
+        *v = (int64_t)(MS_RELATIME);
+        return 0;
+    }
+#endif
+#ifdef MS_REMOUNT
+    if (strcasecmp(name, "MS_REMOUNT") == 0) {
+        *v = (int64_t)(MS_REMOUNT);
+        return 0;
+    }
+#endif
+#ifdef MS_RMT_MASK
+    if (strcasecmp(name, "MS_RMT_MASK") == 0) {
+        *v = (int64_t)(MS_RMT_MASK);
+        return 0;
+    }
+#endif
+#ifdef MS_SHARED
+    if (strcasecmp(name, "MS_SHARED") == 0) {
+        *v = (int64_t)(MS_SHARED);
+        return 0;
+    }
+#endif
+#ifdef MS_SILENT
+    if (strcasecmp(name, "MS_SILENT") == 0) {
+        *v = (int64_t)(MS_SILENT);
+        return 0;
+    }
+#endif
+#ifdef MS_SLAVE
+    if (strcasecmp(name, "MS_SLAVE") == 0) {
+        *v = (int64_t)(MS_SLAVE);
+        return 0;
+    }
+#endif
+#ifdef MS_STRICTATIME
+    if (strcasecmp(name, "MS_STRICTATIME") == 0) {
+        *v = (int64_t)(MS_STRICTATIME);
+        return 0;
+    }
+#endif
+#ifdef MS_SUBMOUNT
+    if (strcasecmp(name, "MS_SUBMOUNT") == 0) {
+        *v = (int64_t)(MS_SUBMOUNT);
+        return 0;
+    }
+#endif
+#ifdef MS_SYNCHRONOUS
+    if (strcasecmp(name, "MS_SYNCHRONOUS") == 0) {
+        *v = (int64_t)(MS_SYNCHRONOUS);
+        return 0;
+    }
+#endif
+#ifdef MS_UNBINDABLE
+    if (strcasecmp(name, "MS_UNBINDABLE") == 0) {
+        *v = (int64_t)(MS_UNBINDABLE);
+        return 0;
+    }
+#endif
+#ifdef MS_VERBOSE
+    if (strcasecmp(name, "MS_VERBOSE") == 0) {
+        *v = (int64_t)(MS_VERBOSE);
+        return 0;
+    }
+#endif
+#ifdef UMOUNT_NOFOLLOW
+    if (strcasecmp(name, "UMOUNT_NOFOLLOW") == 0) {
+        *v = (int64_t)(UMOUNT_NOFOLLOW);
+        return 0;
+    }
+#endif
+    (void)name;
+    (void)v;
+    return -1;
+}
+
+static int ah_const_prctl(const char *name, int64_t *v)
+{
+#ifdef PR_CAPBSET_DROP
+    if (strcasecmp(name, "PR_CAPBSET_DROP") == 0) {
+        *v = (int64_t)(PR_CAPBSET_DROP);
+        return 0;
+    }
+#endif
+#ifdef PR_CAPBSET_READ
+    if (strcasecmp(name, "PR_CAPBSET_READ") == 0) {
+        *v = (int64_t)(PR_CAPBSET_READ);
+        return 0;
+    }
+#endif
+#ifdef PR_CAP_AMBIENT
+    if (strcasecmp(name, "PR_CAP_AMBIENT") == 0) {
+        *v = (int64_t)(PR_CAP_AMBIENT);
+        return 0;
+    }
+#endif
+#ifdef PR_CAP_AMBIENT_CLEAR_ALL
+    if (strcasecmp(name, "PR_CAP_AMBIENT_CLEAR_ALL") == 0) {
+        *v = (int64_t)(PR_CAP_AMBIENT_CLEAR_ALL);
+        return 0;
+    }
+#endif
+#ifdef PR_CAP_AMBIENT_IS_SET
+    if (strcasecmp(name, "PR_CAP_AMBIENT_IS_SET") == 0) {
+        *v = (int64_t)(PR_CAP_AMBIENT_IS_SET);
+        return 0;
+    }
+#endif
+#ifdef PR_CAP_AMBIENT_LOWER
+    if (strcasecmp(name, "PR_CAP_AMBIENT_LOWER") == 0) {
+        *v = (int64_t)(PR_CAP_AMBIENT_LOWER);
+        return 0;
+    }
+#endif
+#ifdef PR_CAP_AMBIENT_RAISE
+    if (strcasecmp(name, "PR_CAP_AMBIENT_RAISE") == 0) {
+        *v = (int64_t)(PR_CAP_AMBIENT_RAISE);
+        return 0;
+    }
+#endif
+#ifdef PR_ENDIAN_BIG
+    if (strcasecmp(name, "PR_ENDIAN_BIG") == 0) {
+        *v = (int64_t)(PR_ENDIAN_BIG);
+        return 0;
+    }
+#endif
+#ifdef PR_ENDIAN_LITTLE
+    if (strcasecmp(name, "PR_ENDIAN_LITTLE") == 0) {
+        *v = (int64_t)(PR_ENDIAN_LITTLE);
+        return 0;
+    }
+#endif
+#ifdef PR_ENDIAN_PPC_LITTLE
+    if (strcasecmp(name, "PR_ENDIAN_PPC_LITTLE") == 0) {
+        *v = (int64_t)(PR_ENDIAN_PPC_LITTLE);
+        return 0;
+    }
+#endif
+#ifdef PR_FPEMU_NOPRINT
+    if (strcasecmp(name, "PR_FPEMU_NOPRINT") == 0) {
+        *v = (int64_t)(PR_FPEMU_NOPRINT);
+        return 0;
+    }
+#endif
+#ifdef PR_FPEMU_SIGFPE
+    if (strcasecmp(name, "PR_FPEMU_SIGFPE") == 0) {
+        *v = (int64_t)(PR_FPEMU_SIGFPE);
+        return 0;
+    }
+#endif
+#ifdef PR_FP_EXC_ASYNC
+    if (strcasecmp(name, "PR_FP_EXC_ASYNC") == 0) {
+        *v = (int64_t)(PR_FP_EXC_ASYNC);
+        return 0;
+    }
+#endif
+#ifdef PR_FP_EXC_DISABLED
+    if (strcasecmp(name, "PR_FP_EXC_DISABLED") == 0) {
+        *v = (int64_t)(PR_FP_EXC_DISABLED);
+        return 0;
+    }
+#endif
+#ifdef PR_FP_EXC_DIV
+    if (strcasecmp(name, "PR_FP_EXC_DIV") == 0) {
+        *v = (int64_t)(PR_FP_EXC_DIV);
+        return 0;
+    }
+#endif
+#ifdef PR_FP_EXC_INV
+    if (strcasecmp(name, "PR_FP_EXC_INV") == 0) {
+        *v = (int64_t)(PR_FP_EXC_INV);
+        return 0;
+    }
+#endif
+#ifdef PR_FP_EXC_NONRECOV
+    if (strcasecmp(name, "PR_FP_EXC_NONRECOV") == 0) {
+        *v = (int64_t)(PR_FP_EXC_NONRECOV);
+        return 0;
+    }
+#endif
+#ifdef PR_FP_EXC_OVF
+    if (strcasecmp(name, "PR_FP_EXC_OVF") == 0) {
+        *v = (int64_t)(PR_FP_EXC_OVF);
+        return 0;
+    }
+#endif
+#ifdef PR_FP_EXC_PRECISE
+    if (strcasecmp(name, "PR_FP_EXC_PRECISE") == 0) {
+        *v = (int64_t)(PR_FP_EXC_PRECISE);
+        return 0;
+    }
+#endif
+#ifdef PR_FP_EXC_RES
+    if (strcasecmp(name, "PR_FP_EXC_RES") == 0) {
+        *v = (int64_t)(PR_FP_EXC_RES);
+        return 0;
+    }
+#endif
+#ifdef PR_FP_EXC_SW_ENABLE
+    if (strcasecmp(name, "PR_FP_EXC_SW_ENABLE") == 0) {
+        *v = (int64_t)(PR_FP_EXC_SW_ENABLE);
+        return 0;
+    }
+#endif
+#ifdef PR_FP_EXC_UND
+    if (strcasecmp(name, "PR_FP_EXC_UND") == 0) {
+        *v = (int64_t)(PR_FP_EXC_UND);
+        return 0;
+    }
+#endif
+#ifdef PR_FP_MODE_FR
+    if (strcasecmp(name, "PR_FP_MODE_FR") == 0) {
+        *v = (int64_t)(PR_FP_MODE_FR);
+        return 0;
+    }
+#endif
+#ifdef PR_FP_MODE_FRE
+    if (strcasecmp(name, "PR_FP_MODE_FRE") == 0) {
+        *v = (int64_t)(PR_FP_MODE_FRE);
+        return 0;
+    }
+#endif
+#ifdef PR_GET_CHILD_SUBREAPER
+    if (strcasecmp(name, "PR_GET_CHILD_SUBREAPER") == 0) {
+        *v = (int64_t)(PR_GET_CHILD_SUBREAPER);
+        return 0;
+    }
+#endif
+#ifdef PR_GET_DUMPABLE
+    if (strcasecmp(name, "PR_GET_DUMPABLE") == 0) {
+        *v = (int64_t)(PR_GET_DUMPABLE);
+        return 0;
+    }
+#endif
+#ifdef PR_GET_ENDIAN
+    if (strcasecmp(name, "PR_GET_ENDIAN") == 0) {
+        *v = (int64_t)(PR_GET_ENDIAN);
+        return 0;
+    }
+#endif
+#ifdef PR_GET_FPEMU
+    if (strcasecmp(name, "PR_GET_FPEMU") == 0) {
+        *v = (int64_t)(PR_GET_FPEMU);
+        return 0;
+    }
+#endif
+#ifdef PR_GET_FPEXC
+    if (strcasecmp(name, "PR_GET_FPEXC") == 0) {
+        *v = (int64_t)(PR_GET_FPEXC);
+        return 0;
+    }
+#endif
+#ifdef PR_GET_FP_MODE
+    if (strcasecmp(name, "PR_GET_FP_MODE") == 0) {
+        *v = (int64_t)(PR_GET_FP_MODE);
+        return 0;
+    }
+#endif
+#ifdef PR_GET_IO_FLUSHER
+    if (strcasecmp(name, "PR_GET_IO_FLUSHER") == 0) {
+        *v = (int64_t)(PR_GET_IO_FLUSHER);
+        return 0;
+    }
+#endif
+#ifdef PR_GET_KEEPCAPS
+    if (strcasecmp(name, "PR_GET_KEEPCAPS") == 0) {
+        *v = (int64_t)(PR_GET_KEEPCAPS);
+        return 0;
+    }
+#endif
+#ifdef PR_GET_NAME
+    if (strcasecmp(name, "PR_GET_NAME") == 0) {
+        *v = (int64_t)(PR_GET_NAME);
+        return 0;
+    }
+#endif
+#ifdef PR_GET_NO_NEW_PRIVS
+    if (strcasecmp(name, "PR_GET_NO_NEW_PRIVS") == 0) {
+        *v = (int64_t)(PR_GET_NO_NEW_PRIVS);
+        return 0;
+    }
+#endif
+#ifdef PR_GET_PDEATHSIG
+    if (strcasecmp(name, "PR_GET_PDEATHSIG") == 0) {
+        *v = (int64_t)(PR_GET_PDEATHSIG);
+        return 0;
+    }
+#endif
+#ifdef PR_GET_SECCOMP
+    if (strcasecmp(name, "PR_GET_SECCOMP") == 0) {
+        *v = (int64_t)(PR_GET_SECCOMP);
+        return 0;
+    }
+#endif
+#ifdef PR_GET_SECUREBITS
+    if (strcasecmp(name, "PR_GET_SECUREBITS") == 0) {
+        *v = (int64_t)(PR_GET_SECUREBITS);
+        return 0;
+    }
+#endif
+#ifdef PR_GET_SPECULATION_CTRL
+    if (strcasecmp(name, "PR_GET_SPECULATION_CTRL") == 0) {
+        *v = (int64_t)(PR_GET_SPECULATION_CTRL);
+        return 0;
+    }
+#endif
+#ifdef PR_GET_TAGGED_ADDR_CTRL
+    if (strcasecmp(name, "PR_GET_TAGGED_ADDR_CTRL") == 0) {
+        *v = (int64_t)(PR_GET_TAGGED_ADDR_CTRL);
+        return 0;
+    }
+#endif
+#ifdef PR_GET_THP_DISABLE
+    if (strcasecmp(name, "PR_GET_THP_DISABLE") == 0) {
+        *v = (int64_t)(PR_GET_THP_DISABLE);
+        return 0;
+    }
+#endif
+#ifdef PR_GET_TID_ADDRESS
+    if (strcasecmp(name, "PR_GET_TID_ADDRESS") == 0) {
+        *v = (int64_t)(PR_GET_TID_ADDRESS);
+        return 0;
+    }
+#endif
+#ifdef PR_GET_TIMERSLACK
+    if (strcasecmp(name, "PR_GET_TIMERSLACK") == 0) {
+        *v = (int64_t)(PR_GET_TIMERSLACK);
+        return 0;
+    }
+#endif
+#ifdef PR_GET_TIMING
+    if (strcasecmp(name, "PR_GET_TIMING") == 0) {
+        *v = (int64_t)(PR_GET_TIMING);
+        return 0;
+    }
+#endif
+#ifdef PR_GET_TSC
+    if (strcasecmp(name, "PR_GET_TSC") == 0) {
+        *v = (int64_t)(PR_GET_TSC);
+        return 0;
+    }
+#endif
+#ifdef PR_GET_UNALIGN
+    if (strcasecmp(name, "PR_GET_UNALIGN") == 0) {
+        *v = (int64_t)(PR_GET_UNALIGN);
+        return 0;
+    }
+#endif
+#ifdef PR_MCE_KILL
+    if (strcasecmp(name, "PR_MCE_KILL") == 0) {
+        *v = (int64_t)(PR_MCE_KILL);
+        return 0;
+    }
+#endif
+#ifdef PR_MCE_KILL_CLEAR
+    if (strcasecmp(name, "PR_MCE_KILL_CLEAR") == 0) {
+        *v = (int64_t)(PR_MCE_KILL_CLEAR);
+        return 0;
+    }
+#endif
+#ifdef PR_MCE_KILL_DEFAULT
+    if (strcasecmp(name, "PR_MCE_KILL_DEFAULT") == 0) {
+        *v = (int64_t)(PR_MCE_KILL_DEFAULT);
+        return 0;
+    }
+#endif
+#ifdef PR_MCE_KILL_EARLY
+    if (strcasecmp(name, "PR_MCE_KILL_EARLY") == 0) {
+        *v = (int64_t)(PR_MCE_KILL_EARLY);
+        return 0;
+    }
+#endif
+#ifdef PR_MCE_KILL_GET
+    if (strcasecmp(name, "PR_MCE_KILL_GET") == 0) {
+        *v = (int64_t)(PR_MCE_KILL_GET);
+        return 0;
+    }
+#endif
+#ifdef PR_MCE_KILL_LATE
+    if (strcasecmp(name, "PR_MCE_KILL_LATE") == 0) {
+        *v = (int64_t)(PR_MCE_KILL_LATE);
+        return 0;
+    }
+#endif
+#ifdef PR_MCE_KILL_SET
+    if (strcasecmp(name, "PR_MCE_KILL_SET") == 0) {
+        *v = (int64_t)(PR_MCE_KILL_SET);
+        return 0;
+    }
+#endif
+#ifdef PR_MPX_DISABLE_MANAGEMENT
+    if (strcasecmp(name, "PR_MPX_DISABLE_MANAGEMENT") == 0) {
+        *v = (int64_t)(PR_MPX_DISABLE_MANAGEMENT);
+        return 0;
+    }
+#endif
+#ifdef PR_MPX_ENABLE_MANAGEMENT
+    if (strcasecmp(name, "PR_MPX_ENABLE_MANAGEMENT") == 0) {
+        *v = (int64_t)(PR_MPX_ENABLE_MANAGEMENT);
+        return 0;
+    }
+#endif
+#ifdef PR_MTE_TAG_MASK
+    if (strcasecmp(name, "PR_MTE_TAG_MASK") == 0) {
+        *v = (int64_t)(PR_MTE_TAG_MASK);
+        return 0;
+    }
+#endif
+#ifdef PR_MTE_TAG_SHIFT
+    if (strcasecmp(name, "PR_MTE_TAG_SHIFT") == 0) {
+        *v = (int64_t)(PR_MTE_TAG_SHIFT);
+        return 0;
+    }
+#endif
+#ifdef PR_MTE_TCF_ASYNC
+    if (strcasecmp(name, "PR_MTE_TCF_ASYNC") == 0) {
+        *v = (int64_t)(PR_MTE_TCF_ASYNC);
+        return 0;
+    }
+#endif
+#ifdef PR_MTE_TCF_MASK
+    if (strcasecmp(name, "PR_MTE_TCF_MASK") == 0) {
+        *v = (int64_t)(PR_MTE_TCF_MASK);
+        return 0;
+    }
+#endif
+#ifdef PR_MTE_TCF_NONE
+    if (strcasecmp(name, "PR_MTE_TCF_NONE") == 0) {
+        *v = (int64_t)(PR_MTE_TCF_NONE);
+        return 0;
+    }
+#endif
+#ifdef PR_MTE_TCF_SHIFT
+    if (strcasecmp(name, "PR_MTE_TCF_SHIFT") == 0) {
+        *v = (int64_t)(PR_MTE_TCF_SHIFT);
+        return 0;
+    }
+#endif
+#ifdef PR_MTE_TCF_SYNC
+    if (strcasecmp(name, "PR_MTE_TCF_SYNC") == 0) {
+        *v = (int64_t)(PR_MTE_TCF_SYNC);
+        return 0;
+    }
+#endif
+#ifdef PR_PAC_APDAKEY
+    if (strcasecmp(name, "PR_PAC_APDAKEY") == 0) {
+        *v = (int64_t)(PR_PAC_APDAKEY);
+        return 0;
+    }
+#endif
+#ifdef PR_PAC_APDBKEY
+    if (strcasecmp(name, "PR_PAC_APDBKEY") == 0) {
+        *v = (int64_t)(PR_PAC_APDBKEY);
+        return 0;
+    }
+#endif
+#ifdef PR_PAC_APGAKEY
+    if (strcasecmp(name, "PR_PAC_APGAKEY") == 0) {
+        *v = (int64_t)(PR_PAC_APGAKEY);
+        return 0;
+    }
+#endif
+#ifdef PR_PAC_APIAKEY
+    if (strcasecmp(name, "PR_PAC_APIAKEY") == 0) {
+        *v = (int64_t)(PR_PAC_APIAKEY);
+        return 0;
+    }
+#endif
+#ifdef PR_PAC_APIBKEY
+    if (strcasecmp(name, "PR_PAC_APIBKEY") == 0) {
+        *v = (int64_t)(PR_PAC_APIBKEY);
+        return 0;
+    }
+#endif
+#ifdef PR_PAC_GET_ENABLED_KEYS
+    if (strcasecmp(name, "PR_PAC_GET_ENABLED_KEYS") == 0) {
+        *v = (int64_t)(PR_PAC_GET_ENABLED_KEYS);
+        return 0;
+    }
+#endif
+#ifdef PR_PAC_RESET_KEYS
+    if (strcasecmp(name, "PR_PAC_RESET_KEYS") == 0) {
+        *v = (int64_t)(PR_PAC_RESET_KEYS);
+        return 0;
+    }
+#endif
+#ifdef PR_PAC_SET_ENABLED_KEYS
+    if (strcasecmp(name, "PR_PAC_SET_ENABLED_KEYS") == 0) {
+        *v = (int64_t)(PR_PAC_SET_ENABLED_KEYS);
+        return 0;
+    }
+#endif
+#ifdef PR_SCHED_CORE
+    if (strcasecmp(name, "PR_SCHED_CORE") == 0) {
+        *v = (int64_t)(PR_SCHED_CORE);
+        return 0;
+    }
+#endif
+#ifdef PR_SCHED_CORE_CREATE
+    if (strcasecmp(name, "PR_SCHED_CORE_CREATE") == 0) {
+        *v = (int64_t)(PR_SCHED_CORE_CREATE);
+        return 0;
+    }
+#endif
+#ifdef PR_SCHED_CORE_GET
+    if (strcasecmp(name, "PR_SCHED_CORE_GET") == 0) {
+        *v = (int64_t)(PR_SCHED_CORE_GET);
+        return 0;
+    }
+#endif
+#ifdef PR_SCHED_CORE_MAX
+    if (strcasecmp(name, "PR_SCHED_CORE_MAX") == 0) {
+        *v = (int64_t)(PR_SCHED_CORE_MAX);
+        return 0;
+    }
+#endif
+#ifdef PR_SCHED_CORE_SCOPE_PROCESS_GROUP
+    if (strcasecmp(name, "PR_SCHED_CORE_SCOPE_PROCESS_GROUP") == 0) {
+        *v = (int64_t)(PR_SCHED_CORE_SCOPE_PROCESS_GROUP);
+        return 0;
+    }
+#endif
+#ifdef PR_SCHED_CORE_SCOPE_THREAD
+    if (strcasecmp(name, "PR_SCHED_CORE_SCOPE_THREAD") == 0) {
+        *v = (int64_t)(PR_SCHED_CORE_SCOPE_THREAD);
+        return 0;
+    }
+#endif
+#ifdef PR_SCHED_CORE_SCOPE_THREAD_GROUP
+    if (strcasecmp(name, "PR_SCHED_CORE_SCOPE_THREAD_GROUP") == 0) {
+        *v = (int64_t)(PR_SCHED_CORE_SCOPE_THREAD_GROUP);
+        return 0;
+    }
+#endif
+#ifdef PR_SCHED_CORE_SHARE_FROM
+    if (strcasecmp(name, "PR_SCHED_CORE_SHARE_FROM") == 0) {
+        *v = (int64_t)(PR_SCHED_CORE_SHARE_FROM);
+        return 0;
+    }
+#endif
+#ifdef PR_SCHED_CORE_SHARE_TO
+    if (strcasecmp(name, "PR_SCHED_CORE_SHARE_TO") == 0) {
+        *v = (int64_t)(PR_SCHED_CORE_SHARE_TO);
+        return 0;
+    }
+#endif
+#ifdef PR_SET_CHILD_SUBREAPER
+    if (strcasecmp(name, "PR_SET_CHILD_SUBREAPER") == 0) {
+        *v = (int64_t)(PR_SET_CHILD_SUBREAPER);
+        return 0;
+    }
+#endif
+#ifdef PR_SET_DUMPABLE
+    if (strcasecmp(name, "PR_SET_DUMPABLE") == 0) {
+        *v = (int64_t)(PR_SET_DUMPABLE);
+        return 0;
+    }
+#endif
+#ifdef PR_SET_ENDIAN
+    if (strcasecmp(name, "PR_SET_ENDIAN") == 0) {
+        *v = (int64_t)(PR_SET_ENDIAN);
+        return 0;
+    }
+#endif
+#ifdef PR_SET_FPEMU
+    if (strcasecmp(name, "PR_SET_FPEMU") == 0) {
+        *v = (int64_t)(PR_SET_FPEMU);
+        return 0;
+    }
+#endif
+#ifdef PR_SET_FPEXC
+    if (strcasecmp(name, "PR_SET_FPEXC") == 0) {
+        *v = (int64_t)(PR_SET_FPEXC);
+        return 0;
+    }
+#endif
+#ifdef PR_SET_FP_MODE
+    if (strcasecmp(name, "PR_SET_FP_MODE") == 0) {
+        *v = (int64_t)(PR_SET_FP_MODE);
+        return 0;
+    }
+#endif
+#ifdef PR_SET_IO_FLUSHER
+    if (strcasecmp(name, "PR_SET_IO_FLUSHER") == 0) {
+        *v = (int64_t)(PR_SET_IO_FLUSHER);
+        return 0;
+    }
+#endif
+#ifdef PR_SET_KEEPCAPS
+    if (strcasecmp(name, "PR_SET_KEEPCAPS") == 0) {
+        *v = (int64_t)(PR_SET_KEEPCAPS);
+        return 0;
+    }
+#endif
+#ifdef PR_SET_MM
+    if (strcasecmp(name, "PR_SET_MM") == 0) {
+        *v = (int64_t)(PR_SET_MM);
+        return 0;
+    }
+#endif
+#ifdef PR_SET_MM_ARG_END
+    if (strcasecmp(name, "PR_SET_MM_ARG_END") == 0) {
+        *v = (int64_t)(PR_SET_MM_ARG_END);
+        return 0;
+    }
+#endif
+#ifdef PR_SET_MM_ARG_START
+    if (strcasecmp(name, "PR_SET_MM_ARG_START") == 0) {
+        *v = (int64_t)(PR_SET_MM_ARG_START);
+        return 0;
+    }
+#endif
+#ifdef PR_SET_MM_AUXV
+    if (strcasecmp(name, "PR_SET_MM_AUXV") == 0) {
+        *v = (int64_t)(PR_SET_MM_AUXV);
+        return 0;
+    }
+#endif
+#ifdef PR_SET_MM_BRK
+    if (strcasecmp(name, "PR_SET_MM_BRK") == 0) {
+        *v = (int64_t)(PR_SET_MM_BRK);
+        return 0;
+    }
+#endif
+#ifdef PR_SET_MM_END_CODE
+    if (strcasecmp(name, "PR_SET_MM_END_CODE") == 0) {
+        *v = (int64_t)(PR_SET_MM_END_CODE);
+        return 0;
+    }
+#endif
+#ifdef PR_SET_MM_END_DATA
+    if (strcasecmp(name, "PR_SET_MM_END_DATA") == 0) {
+        *v = (int64_t)(PR_SET_MM_END_DATA);
+        return 0;
+    }
+#endif
+#ifdef PR_SET_MM_ENV_END
+    if (strcasecmp(name, "PR_SET_MM_ENV_END") == 0) {
+        *v = (int64_t)(PR_SET_MM_ENV_END);
+        return 0;
+    }
+#endif
+#ifdef PR_SET_MM_ENV_START
+    if (strcasecmp(name, "PR_SET_MM_ENV_START") == 0) {
+        *v = (int64_t)(PR_SET_MM_ENV_START);
+        return 0;
+    }
+#endif
+#ifdef PR_SET_MM_EXE_FILE
+    if (strcasecmp(name, "PR_SET_MM_EXE_FILE") == 0) {
+        *v = (int64_t)(PR_SET_MM_EXE_FILE);
+        return 0;
+    }
+#endif
+#ifdef PR_SET_MM_MAP
+    if (strcasecmp(name, "PR_SET_MM_MAP") == 0) {
+        *v = (int64_t)(PR_SET_MM_MAP);
+        return 0;
+    }
+#endif
+#ifdef PR_SET_MM_MAP_SIZE
+    if (strcasecmp(name, "PR_SET_MM_MAP_SIZE") == 0) {
+        *v = (int64_t)(PR_SET_MM_MAP_SIZE);
+        return 0;
+    }
+#endif
+#ifdef PR_SET_MM_START_BRK
+    if (strcasecmp(name, "PR_SET_MM_START_BRK") == 0) {
+        *v = (int64_t)(PR_SET_MM_START_BRK);
+        return 0;
+    }
+#endif
+#ifdef PR_SET_MM_START_CODE
+    if (strcasecmp(name, "PR_SET_MM_START_CODE") == 0) {
+        *v = (int64_t)(PR_SET_MM_START_CODE);
+        return 0;
+    }
+#endif
+#ifdef PR_SET_MM_START_DATA
+    if (strcasecmp(name, "PR_SET_MM_START_DATA") == 0) {
+        *v = (int64_t)(PR_SET_MM_START_DATA);
+        return 0;
+    }
+#endif
+#ifdef PR_SET_MM_START_STACK
+    if (strcasecmp(name, "PR_SET_MM_START_STACK") == 0) {
+        *v = (int64_t)(PR_SET_MM_START_STACK);
+        return 0;
+    }
+#endif
+#ifdef PR_SET_NAME
+    if (strcasecmp(name, "PR_SET_NAME") == 0) {
+        *v = (int64_t)(PR_SET_NAME);
+        return 0;
+    }
+#endif
+#ifdef PR_SET_NO_NEW_PRIVS
+    if (strcasecmp(name, "PR_SET_NO_NEW_PRIVS") == 0) {
+        *v = (int64_t)(PR_SET_NO_NEW_PRIVS);
+        return 0;
+    }
+#endif
+#ifdef PR_SET_PDEATHSIG
+    if (strcasecmp(name, "PR_SET_PDEATHSIG") == 0) {
+        *v = (int64_t)(PR_SET_PDEATHSIG);
+        return 0;
+    }
+#endif
+#ifdef PR_SET_PTRACER
+    if (strcasecmp(name, "PR_SET_PTRACER") == 0) {
+        *v = (int64_t)(PR_SET_PTRACER);
+        return 0;
+    }
+#endif
+#ifdef PR_SET_PTRACER_ANY
+    if (strcasecmp(name, "PR_SET_PTRACER_ANY") == 0) {
+        *v = (int64_t)(PR_SET_PTRACER_ANY);
+        return 0;
+    }
+#endif
+#ifdef PR_SET_SECCOMP
+    if (strcasecmp(name, "PR_SET_SECCOMP") == 0) {
+        *v = (int64_t)(PR_SET_SECCOMP);
+        return 0;
+    }
+#endif
+#ifdef PR_SET_SECUREBITS
+    if (strcasecmp(name, "PR_SET_SECUREBITS") == 0) {
+        *v = (int64_t)(PR_SET_SECUREBITS);
+        return 0;
+    }
+#endif
+#ifdef PR_SET_SPECULATION_CTRL
+    if (strcasecmp(name, "PR_SET_SPECULATION_CTRL") == 0) {
+        *v = (int64_t)(PR_SET_SPECULATION_CTRL);
+        return 0;
+    }
+#endif
+#ifdef PR_SET_SYSCALL_USER_DISPATCH
+    if (strcasecmp(name, "PR_SET_SYSCALL_USER_DISPATCH") == 0) {
+        *v = (int64_t)(PR_SET_SYSCALL_USER_DISPATCH);
+        return 0;
+    }
+#endif
+#ifdef PR_SET_TAGGED_ADDR_CTRL
+    if (strcasecmp(name, "PR_SET_TAGGED_ADDR_CTRL") == 0) {
+        *v = (int64_t)(PR_SET_TAGGED_ADDR_CTRL);
+        return 0;
+    }
+#endif
+#ifdef PR_SET_THP_DISABLE
+    if (strcasecmp(name, "PR_SET_THP_DISABLE") == 0) {
+        *v = (int64_t)(PR_SET_THP_DISABLE);
+        return 0;
+    }
+#endif
+#ifdef PR_SET_TIMERSLACK
+    if (strcasecmp(name, "PR_SET_TIMERSLACK") == 0) {
+        *v = (int64_t)(PR_SET_TIMERSLACK);
+        return 0;
+    }
+#endif
+#ifdef PR_SET_TIMING
+    if (strcasecmp(name, "PR_SET_TIMING") == 0) {
+        *v = (int64_t)(PR_SET_TIMING);
+        return 0;
+    }
+#endif
+#ifdef PR_SET_TSC
+    if (strcasecmp(name, "PR_SET_TSC") == 0) {
+        *v = (int64_t)(PR_SET_TSC);
+        return 0;
+    }
+#endif
+#ifdef PR_SET_UNALIGN
+    if (strcasecmp(name, "PR_SET_UNALIGN") == 0) {
+        *v = (int64_t)(PR_SET_UNALIGN);
+        return 0;
+    }
+#endif
+#ifdef PR_SET_VMA
+    if (strcasecmp(name, "PR_SET_VMA") == 0) {
+        *v = (int64_t)(PR_SET_VMA);
+        return 0;
+    }
+#endif
+#ifdef PR_SET_VMA_ANON_NAME
+    if (strcasecmp(name, "PR_SET_VMA_ANON_NAME") == 0) {
+        *v = (int64_t)(PR_SET_VMA_ANON_NAME);
+        return 0;
+    }
+#endif
+#ifdef PR_SME_GET_VL
+    if (strcasecmp(name, "PR_SME_GET_VL") == 0) {
+        *v = (int64_t)(PR_SME_GET_VL);
+        return 0;
+    }
+#endif
+#ifdef PR_SME_SET_VL
+    if (strcasecmp(name, "PR_SME_SET_VL") == 0) {
+        *v = (int64_t)(PR_SME_SET_VL);
+        return 0;
+    }
+#endif
+#ifdef PR_SME_SET_VL_ONEXEC
+    if (strcasecmp(name, "PR_SME_SET_VL_ONEXEC") == 0) {
+        *v = (int64_t)(PR_SME_SET_VL_ONEXEC);
+        return 0;
+    }
+#endif
+#ifdef PR_SME_VL_INHERIT
+    if (strcasecmp(name, "PR_SME_VL_INHERIT") == 0) {
+        *v = (int64_t)(PR_SME_VL_INHERIT);
+        return 0;
+    }
+#endif
+#ifdef PR_SME_VL_LEN_MASK
+    if (strcasecmp(name, "PR_SME_VL_LEN_MASK") == 0) {
+        *v = (int64_t)(PR_SME_VL_LEN_MASK);
+        return 0;
+    }
+#endif
+#ifdef PR_SPEC_DISABLE
+    if (strcasecmp(name, "PR_SPEC_DISABLE") == 0) {
+        *v = (int64_t)(PR_SPEC_DISABLE);
+        return 0;
+    }
+#endif
+#ifdef PR_SPEC_DISABLE_NOEXEC
+    if (strcasecmp(name, "PR_SPEC_DISABLE_NOEXEC") == 0) {
+        *v = (int64_t)(PR_SPEC_DISABLE_NOEXEC);
+        return 0;
+    }
+#endif
+#ifdef PR_SPEC_ENABLE
+    if (strcasecmp(name, "PR_SPEC_ENABLE") == 0) {
+        *v = (int64_t)(PR_SPEC_ENABLE);
+        return 0;
+    }
+#endif
+#ifdef PR_SPEC_FORCE_DISABLE
+    if (strcasecmp(name, "PR_SPEC_FORCE_DISABLE") == 0) {
+        *v = (int64_t)(PR_SPEC_FORCE_DISABLE);
+        return 0;
+    }
+#endif
+#ifdef PR_SPEC_INDIRECT_BRANCH
+    if (strcasecmp(name, "PR_SPEC_INDIRECT_BRANCH") == 0) {
+        *v = (int64_t)(PR_SPEC_INDIRECT_BRANCH);
+        return 0;
+    }
+#endif
+#ifdef PR_SPEC_L1D_FLUSH
+    if (strcasecmp(name, "PR_SPEC_L1D_FLUSH") == 0) {
+        *v = (int64_t)(PR_SPEC_L1D_FLUSH);
+        return 0;
+    }
+#endif
+#ifdef PR_SPEC_NOT_AFFECTED
+    if (strcasecmp(name, "PR_SPEC_NOT_AFFECTED") == 0) {
+        *v = (int64_t)(PR_SPEC_NOT_AFFECTED);
+        return 0;
+    }
+#endif
+#ifdef PR_SPEC_PRCTL
+    if (strcasecmp(name, "PR_SPEC_PRCTL") == 0) {
+        *v = (int64_t)(PR_SPEC_PRCTL);
+        return 0;
+    }
+#endif
+#ifdef PR_SPEC_STORE_BYPASS
+    if (strcasecmp(name, "PR_SPEC_STORE_BYPASS") == 0) {
+        *v = (int64_t)(PR_SPEC_STORE_BYPASS);
+        return 0;
+    }
+#endif
+#ifdef PR_SVE_GET_VL
+    if (strcasecmp(name, "PR_SVE_GET_VL") == 0) {
+        *v = (int64_t)(PR_SVE_GET_VL);
+        return 0;
+    }
+#endif
+#ifdef PR_SVE_SET_VL
+    if (strcasecmp(name, "PR_SVE_SET_VL") == 0) {
+        *v = (int64_t)(PR_SVE_SET_VL);
+        return 0;
+    }
+#endif
+#ifdef PR_SVE_SET_VL_ONEXEC
+    if (strcasecmp(name, "PR_SVE_SET_VL_ONEXEC") == 0) {
+        *v = (int64_t)(PR_SVE_SET_VL_ONEXEC);
+        return 0;
+    }
+#endif
+#ifdef PR_SVE_VL_INHERIT
+    if (strcasecmp(name, "PR_SVE_VL_INHERIT") == 0) {
+        *v = (int64_t)(PR_SVE_VL_INHERIT);
+        return 0;
+    }
+#endif
+#ifdef PR_SVE_VL_LEN_MASK
+    if (strcasecmp(name, "PR_SVE_VL_LEN_MASK") == 0) {
+        *v = (int64_t)(PR_SVE_VL_LEN_MASK);
+        return 0;
+    }
+#endif
+#ifdef PR_SYS_DISPATCH_OFF
+    if (strcasecmp(name, "PR_SYS_DISPATCH_OFF") == 0) {
+        *v = (int64_t)(PR_SYS_DISPATCH_OFF);
+        return 0;
+    }
+#endif
+#ifdef PR_SYS_DISPATCH_ON
+    if (strcasecmp(name, "PR_SYS_DISPATCH_ON") == 0) {
+        *v = (int64_t)(PR_SYS_DISPATCH_ON);
+        return 0;
+    }
+#endif
+#ifdef PR_TAGGED_ADDR_ENABLE
+    if (strcasecmp(name, "PR_TAGGED_ADDR_ENABLE") == 0) {
+        *v = (int64_t)(PR_TAGGED_ADDR_ENABLE);
+        return 0;
+    }
+#endif
+#ifdef PR_TASK_PERF_EVENTS_DISABLE
+    if (strcasecmp(name, "PR_TASK_PERF_EVENTS_DISABLE") == 0) {
+        *v = (int64_t)(PR_TASK_PERF_EVENTS_DISABLE);
+        return 0;
+    }
+#endif
+#ifdef PR_TASK_PERF_EVENTS_ENABLE
+    if (strcasecmp(name, "PR_TASK_PERF_EVENTS_ENABLE") == 0) {
+        *v = (int64_t)(PR_TASK_PERF_EVENTS_ENABLE);
+        return 0;
+    }
+#endif
+#ifdef PR_TIMING_STATISTICAL
+    if (strcasecmp(name, "PR_TIMING_STATISTICAL") == 0) {
+        *v = (int64_t)(PR_TIMING_STATISTICAL);
+        return 0;
+    }
+#endif
+#ifdef PR_TIMING_TIMESTAMP
+    if (strcasecmp(name, "PR_TIMING_TIMESTAMP") == 0) {
+        *v = (int64_t)(PR_TIMING_TIMESTAMP);
+        return 0;
+    }
+#endif
+#ifdef PR_TSC_ENABLE
+    if (strcasecmp(name, "PR_TSC_ENABLE") == 0) {
+        *v = (int64_t)(PR_TSC_ENABLE);
+        return 0;
+    }
+#endif
+#ifdef PR_TSC_SIGSEGV
+    if (strcasecmp(name, "PR_TSC_SIGSEGV") == 0) {
+        *v = (int64_t)(PR_TSC_SIGSEGV);
+        return 0;
+    }
+#endif
+#ifdef PR_UNALIGN_NOPRINT
+    if (strcasecmp(name, "PR_UNALIGN_NOPRINT") == 0) {
+        *v = (int64_t)(PR_UNALIGN_NOPRINT);
+        return 0;
+    }
+#endif
+#ifdef PR_UNALIGN_SIGBUS
+    if (strcasecmp(name, "PR_UNALIGN_SIGBUS") == 0) {
+        *v = (int64_t)(PR_UNALIGN_SIGBUS);
+        return 0;
+    }
+#endif
+#ifdef SECCOMP_MODE_DISABLED
+    if (strcasecmp(name, "SECCOMP_MODE_DISABLED") == 0) {
+        *v = (int64_t)(SECCOMP_MODE_DISABLED);
+        return 0;
+    }
+#endif
+#ifdef SECCOMP_MODE_FILTER
+    if (strcasecmp(name, "SECCOMP_MODE_FILTER") == 0) {
+        *v = (int64_t)(SECCOMP_MODE_FILTER);
+        return 0;
+    }
+#endif
+#ifdef SECCOMP_MODE_STRICT
+    if (strcasecmp(name, "SECCOMP_MODE_STRICT") == 0) {
+        *v = (int64_t)(SECCOMP_MODE_STRICT);
+        return 0;
+    }
+#endif
+    (void)name;
+    (void)v;
+    return -1;
+}
+
+static int ah_const_ptrace(const char *name, int64_t *v)
+{
+#ifdef PTRACE_ARCH_PRCTL
+    if (strcasecmp(name, "PTRACE_ARCH_PRCTL") == 0) {
+        *v = (int64_t)(PTRACE_ARCH_PRCTL);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_ATTACH
+    if (strcasecmp(name, "PTRACE_ATTACH") == 0) {
+        *v = (int64_t)(PTRACE_ATTACH);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_CONT
+    if (strcasecmp(name, "PTRACE_CONT") == 0) {
+        *v = (int64_t)(PTRACE_CONT);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_DETACH
+    if (strcasecmp(name, "PTRACE_DETACH") == 0) {
+        *v = (int64_t)(PTRACE_DETACH);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_EVENTMSG_SYSCALL_ENTRY
+    if (strcasecmp(name, "PTRACE_EVENTMSG_SYSCALL_ENTRY") == 0) {
+        *v = (int64_t)(PTRACE_EVENTMSG_SYSCALL_ENTRY);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_EVENTMSG_SYSCALL_EXIT
+    if (strcasecmp(name, "PTRACE_EVENTMSG_SYSCALL_EXIT") == 0) {
+        *v = (int64_t)(PTRACE_EVENTMSG_SYSCALL_EXIT);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_EVENT_CLONE
+    if (strcasecmp(name, "PTRACE_EVENT_CLONE") == 0) {
+        *v = (int64_t)(PTRACE_EVENT_CLONE);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_EVENT_EXEC
+    if (strcasecmp(name, "PTRACE_EVENT_EXEC") == 0) {
+        *v = (int64_t)(PTRACE_EVENT_EXEC);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_EVENT_EXIT
+    if (strcasecmp(name, "PTRACE_EVENT_EXIT") == 0) {
+        *v = (int64_t)(PTRACE_EVENT_EXIT);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_EVENT_FORK
+    if (strcasecmp(name, "PTRACE_EVENT_FORK") == 0) {
+        *v = (int64_t)(PTRACE_EVENT_FORK);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_EVENT_SECCOMP
+    if (strcasecmp(name, "PTRACE_EVENT_SECCOMP") == 0) {
+        *v = (int64_t)(PTRACE_EVENT_SECCOMP);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_EVENT_STOP
+    if (strcasecmp(name, "PTRACE_EVENT_STOP") == 0) {
+        *v = (int64_t)(PTRACE_EVENT_STOP);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_EVENT_VFORK
+    if (strcasecmp(name, "PTRACE_EVENT_VFORK") == 0) {
+        *v = (int64_t)(PTRACE_EVENT_VFORK);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_EVENT_VFORK_DONE
+    if (strcasecmp(name, "PTRACE_EVENT_VFORK_DONE") == 0) {
+        *v = (int64_t)(PTRACE_EVENT_VFORK_DONE);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_GETEVENTMSG
+    if (strcasecmp(name, "PTRACE_GETEVENTMSG") == 0) {
+        *v = (int64_t)(PTRACE_GETEVENTMSG);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_GETFPREGS
+    if (strcasecmp(name, "PTRACE_GETFPREGS") == 0) {
+        *v = (int64_t)(PTRACE_GETFPREGS);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_GETFPXREGS
+    if (strcasecmp(name, "PTRACE_GETFPXREGS") == 0) {
+        *v = (int64_t)(PTRACE_GETFPXREGS);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_GETREGS
+    if (strcasecmp(name, "PTRACE_GETREGS") == 0) {
+        *v = (int64_t)(PTRACE_GETREGS);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_GETREGSET
+    if (strcasecmp(name, "PTRACE_GETREGSET") == 0) {
+        *v = (int64_t)(PTRACE_GETREGSET);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_GETSIGINFO
+    if (strcasecmp(name, "PTRACE_GETSIGINFO") == 0) {
+        *v = (int64_t)(PTRACE_GETSIGINFO);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_GETSIGMASK
+    if (strcasecmp(name, "PTRACE_GETSIGMASK") == 0) {
+        *v = (int64_t)(PTRACE_GETSIGMASK);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_GET_RSEQ_CONFIGURATION
+    if (strcasecmp(name, "PTRACE_GET_RSEQ_CONFIGURATION") == 0) {
+        *v = (int64_t)(PTRACE_GET_RSEQ_CONFIGURATION);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_GET_SYSCALL_INFO
+    if (strcasecmp(name, "PTRACE_GET_SYSCALL_INFO") == 0) {
+        *v = (int64_t)(PTRACE_GET_SYSCALL_INFO);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_GET_THREAD_AREA
+    if (strcasecmp(name, "PTRACE_GET_THREAD_AREA") == 0) {
+        *v = (int64_t)(PTRACE_GET_THREAD_AREA);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_INTERRUPT
+    if (strcasecmp(name, "PTRACE_INTERRUPT") == 0) {
+        *v = (int64_t)(PTRACE_INTERRUPT);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_KILL
+    if (strcasecmp(name, "PTRACE_KILL") == 0) {
+        *v = (int64_t)(PTRACE_KILL);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_LISTEN
+    if (strcasecmp(name, "PTRACE_LISTEN") == 0) {
+        *v = (int64_t)(PTRACE_LISTEN);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_OLDSETOPTIONS
+    if (strcasecmp(name, "PTRACE_OLDSETOPTIONS") == 0) {
+        *v = (int64_t)(PTRACE_OLDSETOPTIONS);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_O_EXITKILL
+    if (strcasecmp(name, "PTRACE_O_EXITKILL") == 0) {
+        *v = (int64_t)(PTRACE_O_EXITKILL);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_O_MASK
+    if (strcasecmp(name, "PTRACE_O_MASK") == 0) {
+        *v = (int64_t)(PTRACE_O_MASK);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_O_SUSPEND_SECCOMP
+    if (strcasecmp(name, "PTRACE_O_SUSPEND_SECCOMP") == 0) {
+        *v = (int64_t)(PTRACE_O_SUSPEND_SECCOMP);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_O_TRACECLONE
+    if (strcasecmp(name, "PTRACE_O_TRACECLONE") == 0) {
+        *v = (int64_t)(PTRACE_O_TRACECLONE);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_O_TRACEEXEC
+    if (strcasecmp(name, "PTRACE_O_TRACEEXEC") == 0) {
+        *v = (int64_t)(PTRACE_O_TRACEEXEC);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_O_TRACEEXIT
+    if (strcasecmp(name, "PTRACE_O_TRACEEXIT") == 0) {
+        *v = (int64_t)(PTRACE_O_TRACEEXIT);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_O_TRACEFORK
+    if (strcasecmp(name, "PTRACE_O_TRACEFORK") == 0) {
+        *v = (int64_t)(PTRACE_O_TRACEFORK);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_O_TRACESECCOMP
+    if (strcasecmp(name, "PTRACE_O_TRACESECCOMP") == 0) {
+        *v = (int64_t)(PTRACE_O_TRACESECCOMP);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_O_TRACESYSGOOD
+    if (strcasecmp(name, "PTRACE_O_TRACESYSGOOD") == 0) {
+        *v = (int64_t)(PTRACE_O_TRACESYSGOOD);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_O_TRACEVFORK
+    if (strcasecmp(name, "PTRACE_O_TRACEVFORK") == 0) {
+        *v = (int64_t)(PTRACE_O_TRACEVFORK);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_O_TRACEVFORKDONE
+    if (strcasecmp(name, "PTRACE_O_TRACEVFORKDONE") == 0) {
+        *v = (int64_t)(PTRACE_O_TRACEVFORKDONE);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_PEEKDATA
+    if (strcasecmp(name, "PTRACE_PEEKDATA") == 0) {
+        *v = (int64_t)(PTRACE_PEEKDATA);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_PEEKSIGINFO
+    if (strcasecmp(name, "PTRACE_PEEKSIGINFO") == 0) {
+        *v = (int64_t)(PTRACE_PEEKSIGINFO);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_PEEKSIGINFO_SHARED
+    if (strcasecmp(name, "PTRACE_PEEKSIGINFO_SHARED") == 0) {
+        *v = (int64_t)(PTRACE_PEEKSIGINFO_SHARED);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_PEEKTEXT
+    if (strcasecmp(name, "PTRACE_PEEKTEXT") == 0) {
+        *v = (int64_t)(PTRACE_PEEKTEXT);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_PEEKUSR
+    if (strcasecmp(name, "PTRACE_PEEKUSR") == 0) {
+        *v = (int64_t)(PTRACE_PEEKUSR);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_POKEDATA
+    if (strcasecmp(name, "PTRACE_POKEDATA") == 0) {
+        *v = (int64_t)(PTRACE_POKEDATA);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_POKETEXT
+    if (strcasecmp(name, "PTRACE_POKETEXT") == 0) {
+        *v = (int64_t)(PTRACE_POKETEXT);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_POKEUSR
+    if (strcasecmp(name, "PTRACE_POKEUSR") == 0) {
+        *v = (int64_t)(PTRACE_POKEUSR);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_SECCOMP_GET_FILTER
+    if (strcasecmp(name, "PTRACE_SECCOMP_GET_FILTER") == 0) {
+        *v = (int64_t)(PTRACE_SECCOMP_GET_FILTER);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_SECCOMP_GET_METADATA
+    if (strcasecmp(name, "PTRACE_SECCOMP_GET_METADATA") == 0) {
+        *v = (int64_t)(PTRACE_SECCOMP_GET_METADATA);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_SEIZE
+    if (strcasecmp(name, "PTRACE_SEIZE") == 0) {
+        *v = (int64_t)(PTRACE_SEIZE);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_SETFPREGS
+    if (strcasecmp(name, "PTRACE_SETFPREGS") == 0) {
+        *v = (int64_t)(PTRACE_SETFPREGS);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_SETFPXREGS
+    if (strcasecmp(name, "PTRACE_SETFPXREGS") == 0) {
+        *v = (int64_t)(PTRACE_SETFPXREGS);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_SETOPTIONS
+    if (strcasecmp(name, "PTRACE_SETOPTIONS") == 0) {
+        *v = (int64_t)(PTRACE_SETOPTIONS);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_SETREGS
+    if (strcasecmp(name, "PTRACE_SETREGS") == 0) {
+        *v = (int64_t)(PTRACE_SETREGS);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_SETREGSET
+    if (strcasecmp(name, "PTRACE_SETREGSET") == 0) {
+        *v = (int64_t)(PTRACE_SETREGSET);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_SETSIGINFO
+    if (strcasecmp(name, "PTRACE_SETSIGINFO") == 0) {
+        *v = (int64_t)(PTRACE_SETSIGINFO);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_SETSIGMASK
+    if (strcasecmp(name, "PTRACE_SETSIGMASK") == 0) {
+        *v = (int64_t)(PTRACE_SETSIGMASK);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_SET_THREAD_AREA
+    if (strcasecmp(name, "PTRACE_SET_THREAD_AREA") == 0) {
+        *v = (int64_t)(PTRACE_SET_THREAD_AREA);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_SINGLEBLOCK
+    if (strcasecmp(name, "PTRACE_SINGLEBLOCK") == 0) {
+        *v = (int64_t)(PTRACE_SINGLEBLOCK);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_SINGLESTEP
+    if (strcasecmp(name, "PTRACE_SINGLESTEP") == 0) {
+        *v = (int64_t)(PTRACE_SINGLESTEP);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_SYSCALL
+    if (strcasecmp(name, "PTRACE_SYSCALL") == 0) {
+        *v = (int64_t)(PTRACE_SYSCALL);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_SYSCALL_INFO_ENTRY
+    if (strcasecmp(name, "PTRACE_SYSCALL_INFO_ENTRY") == 0) {
+        *v = (int64_t)(PTRACE_SYSCALL_INFO_ENTRY);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_SYSCALL_INFO_EXIT
+    if (strcasecmp(name, "PTRACE_SYSCALL_INFO_EXIT") == 0) {
+        *v = (int64_t)(PTRACE_SYSCALL_INFO_EXIT);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_SYSCALL_INFO_NONE
+    if (strcasecmp(name, "PTRACE_SYSCALL_INFO_NONE") == 0) {
+        *v = (int64_t)(PTRACE_SYSCALL_INFO_NONE);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_SYSCALL_INFO_SECCOMP
+    if (strcasecmp(name, "PTRACE_SYSCALL_INFO_SECCOMP") == 0) {
+        *v = (int64_t)(PTRACE_SYSCALL_INFO_SECCOMP);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_SYSEMU
+    if (strcasecmp(name, "PTRACE_SYSEMU") == 0) {
+        *v = (int64_t)(PTRACE_SYSEMU);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_SYSEMU_SINGLESTEP
+    if (strcasecmp(name, "PTRACE_SYSEMU_SINGLESTEP") == 0) {
+        *v = (int64_t)(PTRACE_SYSEMU_SINGLESTEP);
+        return 0;
+    }
+#endif
+#ifdef PTRACE_TRACEME
+    if (strcasecmp(name, "PTRACE_TRACEME") == 0) {
+        *v = (int64_t)(PTRACE_TRACEME);
+        return 0;
+    }
+#endif
+    (void)name;
+    (void)v;
+    return -1;
+}
+
+static int ah_const_seccomp(const char *name, int64_t *v)
+{
+#ifdef SECCOMP_ADDFD_FLAG_SEND
+    if (strcasecmp(name, "SECCOMP_ADDFD_FLAG_SEND") == 0) {
+        *v = (int64_t)(SECCOMP_ADDFD_FLAG_SEND);
+        return 0;
+    }
+#endif
+#ifdef SECCOMP_ADDFD_FLAG_SETFD
+    if (strcasecmp(name, "SECCOMP_ADDFD_FLAG_SETFD") == 0) {
+        *v = (int64_t)(SECCOMP_ADDFD_FLAG_SETFD);
+        return 0;
+    }
+#endif
+#ifdef SECCOMP_FILTER_FLAG_LOG
+    if (strcasecmp(name, "SECCOMP_FILTER_FLAG_LOG") == 0) {
+        *v = (int64_t)(SECCOMP_FILTER_FLAG_LOG);
+        return 0;
+    }
+#endif
+#ifdef SECCOMP_FILTER_FLAG_NEW_LISTENER
+    if (strcasecmp(name, "SECCOMP_FILTER_FLAG_NEW_LISTENER") == 0) {
+        *v = (int64_t)(SECCOMP_FILTER_FLAG_NEW_LISTENER);
+        return 0;
+    }
+#endif
+#ifdef SECCOMP_FILTER_FLAG_SPEC_ALLOW
+    if (strcasecmp(name, "SECCOMP_FILTER_FLAG_SPEC_ALLOW") == 0) {
+        *v = (int64_t)(SECCOMP_FILTER_FLAG_SPEC_ALLOW);
+        return 0;
+    }
+#endif
+#ifdef SECCOMP_FILTER_FLAG_TSYNC
+    if (strcasecmp(name, "SECCOMP_FILTER_FLAG_TSYNC") == 0) {
+        *v = (int64_t)(SECCOMP_FILTER_FLAG_TSYNC);
+        return 0;
+    }
+#endif
+#ifdef SECCOMP_FILTER_FLAG_TSYNC_ESRCH
+    if (strcasecmp(name, "SECCOMP_FILTER_FLAG_TSYNC_ESRCH") == 0) {
+        *v = (int64_t)(SECCOMP_FILTER_FLAG_TSYNC_ESRCH);
+        return 0;
+    }
+#endif
+#ifdef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+    if (strcasecmp(name, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV") == 0) {
+        *v = (int64_t)(SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV);
+        return 0;
+    }
+#endif
+#ifdef SECCOMP_GET_ACTION_AVAIL
+    if (strcasecmp(name, "SECCOMP_GET_ACTION_AVAIL") == 0) {
+        *v = (int64_t)(SECCOMP_GET_ACTION_AVAIL);
+        return 0;
+    }
+#endif
+#ifdef SECCOMP_GET_NOTIF_SIZES
+    if (strcasecmp(name, "SECCOMP_GET_NOTIF_SIZES") == 0) {
+        *v = (int64_t)(SECCOMP_GET_NOTIF_SIZES);
+        return 0;
+    }
+#endif
+#ifdef SECCOMP_MODE_DISABLED
+    if (strcasecmp(name, "SECCOMP_MODE_DISABLED") == 0) {
+        *v = (int64_t)(SECCOMP_MODE_DISABLED);
+        return 0;
+    }
+#endif
+#ifdef SECCOMP_MODE_FILTER
+    if (strcasecmp(name, "SECCOMP_MODE_FILTER") == 0) {
+        *v = (int64_t)(SECCOMP_MODE_FILTER);
+        return 0;
+    }
+#endif
+#ifdef SECCOMP_MODE_STRICT
+    if (strcasecmp(name, "SECCOMP_MODE_STRICT") == 0) {
+        *v = (int64_t)(SECCOMP_MODE_STRICT);
+        return 0;
+    }
+#endif
+#ifdef SECCOMP_RET_ACTION
+    if (strcasecmp(name, "SECCOMP_RET_ACTION") == 0) {
+        *v = (int64_t)(SECCOMP_RET_ACTION);
+        return 0;
+    }
+#endif
+#ifdef SECCOMP_RET_ACTION_FULL
+    if (strcasecmp(name, "SECCOMP_RET_ACTION_FULL") == 0) {
+        *v = (int64_t)(SECCOMP_RET_ACTION_FULL);
+        return 0;
+    }
+#endif
+#ifdef SECCOMP_RET_ALLOW
+    if (strcasecmp(name, "SECCOMP_RET_ALLOW") == 0) {
+        *v = (int64_t)(SECCOMP_RET_ALLOW);
+        return 0;
+    }
+#endif
+#ifdef SECCOMP_RET_DATA
+    if (strcasecmp(name, "SECCOMP_RET_DATA") == 0) {
+        *v = (int64_t)(SECCOMP_RET_DATA);
+        return 0;
+    }
+#endif
+#ifdef SECCOMP_RET_ERRNO
+    if (strcasecmp(name, "SECCOMP_RET_ERRNO") == 0) {
+        *v = (int64_t)(SECCOMP_RET_ERRNO);
+        return 0;
+    }
+#endif
+#ifdef SECCOMP_RET_KILL
+    if (strcasecmp(name, "SECCOMP_RET_KILL") == 0) {
+        *v = (int64_t)(SECCOMP_RET_KILL);
+        return 0;
+    }
+#endif
+#ifdef SECCOMP_RET_KILL_PROCESS
+    if (strcasecmp(name, "SECCOMP_RET_KILL_PROCESS") == 0) {
+        *v = (int64_t)(SECCOMP_RET_KILL_PROCESS);
+        return 0;
+    }
+#endif
+#ifdef SECCOMP_RET_KILL_THREAD
+    if (strcasecmp(name, "SECCOMP_RET_KILL_THREAD") == 0) {
+        *v = (int64_t)(SECCOMP_RET_KILL_THREAD);
+        return 0;
+    }
+#endif
+#ifdef SECCOMP_RET_LOG
+    if (strcasecmp(name, "SECCOMP_RET_LOG") == 0) {
+        *v = (int64_t)(SECCOMP_RET_LOG);
+        return 0;
+    }
+#endif
+#ifdef SECCOMP_RET_TRACE
+    if (strcasecmp(name, "SECCOMP_RET_TRACE") == 0) {
+        *v = (int64_t)(SECCOMP_RET_TRACE);
+        return 0;
+    }
+#endif
+#ifdef SECCOMP_RET_TRAP
+    if (strcasecmp(name, "SECCOMP_RET_TRAP") == 0) {
+        *v = (int64_t)(SECCOMP_RET_TRAP);
+        return 0;
+    }
+#endif
+#ifdef SECCOMP_RET_USER_NOTIF
+    if (strcasecmp(name, "SECCOMP_RET_USER_NOTIF") == 0) {
+        *v = (int64_t)(SECCOMP_RET_USER_NOTIF);
+        return 0;
+    }
+#endif
+#ifdef SECCOMP_SET_MODE_FILTER
+    if (strcasecmp(name, "SECCOMP_SET_MODE_FILTER") == 0) {
+        *v = (int64_t)(SECCOMP_SET_MODE_FILTER);
+        return 0;
+    }
+#endif
+#ifdef SECCOMP_SET_MODE_STRICT
+    if (strcasecmp(name, "SECCOMP_SET_MODE_STRICT") == 0) {
+        *v = (int64_t)(SECCOMP_SET_MODE_STRICT);
+        return 0;
+    }
+#endif
+#ifdef SECCOMP_USER_NOTIF_FLAG_CONTINUE
+    if (strcasecmp(name, "SECCOMP_USER_NOTIF_FLAG_CONTINUE") == 0) {
+        *v = (int64_t)(SECCOMP_USER_NOTIF_FLAG_CONTINUE);
+        return 0;
+    }
+#endif
+    (void)name;
+    (void)v;
+    return -1;
+}
+
+static int ah_const_syscall(const char *name, int64_t *v)
+{
+#ifdef AUDIT_ARCH_AARCH64
+    if (strcasecmp(name, "AUDIT_ARCH_AARCH64") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_AARCH64);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_ALPHA
+    if (strcasecmp(name, "AUDIT_ARCH_ALPHA") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_ALPHA);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_ARCOMPACT
+    if (strcasecmp(name, "AUDIT_ARCH_ARCOMPACT") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_ARCOMPACT);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_ARCOMPACTBE
+    if (strcasecmp(name, "AUDIT_ARCH_ARCOMPACTBE") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_ARCOMPACTBE);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_ARCV2
+    if (strcasecmp(name, "AUDIT_ARCH_ARCV2") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_ARCV2);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_ARCV2BE
+    if (strcasecmp(name, "AUDIT_ARCH_ARCV2BE") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_ARCV2BE);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_ARM
+    if (strcasecmp(name, "AUDIT_ARCH_ARM") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_ARM);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_ARMEB
+    if (strcasecmp(name, "AUDIT_ARCH_ARMEB") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_ARMEB);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_C6X
+    if (strcasecmp(name, "AUDIT_ARCH_C6X") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_C6X);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_C6XBE
+    if (strcasecmp(name, "AUDIT_ARCH_C6XBE") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_C6XBE);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_CRIS
+    if (strcasecmp(name, "AUDIT_ARCH_CRIS") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_CRIS);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_CSKY
+    if (strcasecmp(name, "AUDIT_ARCH_CSKY") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_CSKY);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_FRV
+    if (strcasecmp(name, "AUDIT_ARCH_FRV") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_FRV);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_H8300
+    if (strcasecmp(name, "AUDIT_ARCH_H8300") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_H8300);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_HEXAGON
+    if (strcasecmp(name, "AUDIT_ARCH_HEXAGON") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_HEXAGON);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_I386
+    if (strcasecmp(name, "AUDIT_ARCH_I386") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_I386);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_IA64
+    if (strcasecmp(name, "AUDIT_ARCH_IA64") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_IA64);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_LOONGARCH32
+    if (strcasecmp(name, "AUDIT_ARCH_LOONGARCH32") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_LOONGARCH32);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_LOONGARCH64
+    if (strcasecmp(name, "AUDIT_ARCH_LOONGARCH64") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_LOONGARCH64);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_M32R
+    if (strcasecmp(name, "AUDIT_ARCH_M32R") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_M32R);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_M68K
+    if (strcasecmp(name, "AUDIT_ARCH_M68K") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_M68K);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_MICROBLAZE
+    if (strcasecmp(name, "AUDIT_ARCH_MICROBLAZE") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_MICROBLAZE);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_MIPS
+    if (strcasecmp(name, "AUDIT_ARCH_MIPS") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_MIPS);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_MIPS64
+    if (strcasecmp(name, "AUDIT_ARCH_MIPS64") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_MIPS64);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_MIPS64N32
+    if (strcasecmp(name, "AUDIT_ARCH_MIPS64N32") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_MIPS64N32);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_MIPSEL
+    if (strcasecmp(name, "AUDIT_ARCH_MIPSEL") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_MIPSEL);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_MIPSEL64
+    if (strcasecmp(name, "AUDIT_ARCH_MIPSEL64") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_MIPSEL64);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_MIPSEL64N32
+    if (strcasecmp(name, "AUDIT_ARCH_MIPSEL64N32") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_MIPSEL64N32);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_NDS32
+    if (strcasecmp(name, "AUDIT_ARCH_NDS32") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_NDS32);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_NDS32BE
+    if (strcasecmp(name, "AUDIT_ARCH_NDS32BE") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_NDS32BE);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_NIOS2
+    if (strcasecmp(name, "AUDIT_ARCH_NIOS2") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_NIOS2);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_OPENRISC
+    if (strcasecmp(name, "AUDIT_ARCH_OPENRISC") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_OPENRISC);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_PARISC
+    if (strcasecmp(name, "AUDIT_ARCH_PARISC") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_PARISC);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_PARISC64
+    if (strcasecmp(name, "AUDIT_ARCH_PARISC64") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_PARISC64);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_PPC
+    if (strcasecmp(name, "AUDIT_ARCH_PPC") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_PPC);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_PPC64
+    if (strcasecmp(name, "AUDIT_ARCH_PPC64") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_PPC64);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_PPC64LE
+    if (strcasecmp(name, "AUDIT_ARCH_PPC64LE") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_PPC64LE);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_RISCV32
+    if (strcasecmp(name, "AUDIT_ARCH_RISCV32") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_RISCV32);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_RISCV64
+    if (strcasecmp(name, "AUDIT_ARCH_RISCV64") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_RISCV64);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_S390
+    if (strcasecmp(name, "AUDIT_ARCH_S390") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_S390);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_S390X
+    if (strcasecmp(name, "AUDIT_ARCH_S390X") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_S390X);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_SH
+    if (strcasecmp(name, "AUDIT_ARCH_SH") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_SH);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_SH64
+    if (strcasecmp(name, "AUDIT_ARCH_SH64") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_SH64);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_SHEL
+    if (strcasecmp(name, "AUDIT_ARCH_SHEL") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_SHEL);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_SHEL64
+    if (strcasecmp(name, "AUDIT_ARCH_SHEL64") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_SHEL64);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_SPARC
+    if (strcasecmp(name, "AUDIT_ARCH_SPARC") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_SPARC);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_SPARC64
+    if (strcasecmp(name, "AUDIT_ARCH_SPARC64") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_SPARC64);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_TILEGX
+    if (strcasecmp(name, "AUDIT_ARCH_TILEGX") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_TILEGX);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_TILEGX32
+    if (strcasecmp(name, "AUDIT_ARCH_TILEGX32") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_TILEGX32);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_TILEPRO
+    if (strcasecmp(name, "AUDIT_ARCH_TILEPRO") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_TILEPRO);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_UNICORE
+    if (strcasecmp(name, "AUDIT_ARCH_UNICORE") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_UNICORE);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_X86_64
+    if (strcasecmp(name, "AUDIT_ARCH_X86_64") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_X86_64);
+        return 0;
+    }
+#endif
+#ifdef AUDIT_ARCH_XTENSA
+    if (strcasecmp(name, "AUDIT_ARCH_XTENSA") == 0) {
+        *v = (int64_t)(AUDIT_ARCH_XTENSA);
+        return 0;
+    }
+#endif
+#ifdef SYS__sysctl
+    if (strcasecmp(name, "SYS__sysctl") == 0) {
+        *v = (int64_t)(SYS__sysctl);
+        return 0;
+    }
+#endif
+#ifdef SYS_accept
+    if (strcasecmp(name, "SYS_accept") == 0) {
+        *v = (int64_t)(SYS_accept);
+        return 0;
+    }
+#endif
+#ifdef SYS_accept4
+    if (strcasecmp(name, "SYS_accept4") == 0) {
+        *v = (int64_t)(SYS_accept4);
+        return 0;
+    }
+#endif
+#ifdef SYS_access
+    if (strcasecmp(name, "SYS_access") == 0) {
+        *v = (int64_t)(SYS_access);
+        return 0;
+    }
+#endif
+#ifdef SYS_acct
+    if (strcasecmp(name, "SYS_acct") == 0) {
+        *v = (int64_t)(SYS_acct);
+        return 0;
+    }
+#endif
+#ifdef SYS_add_key
+    if (strcasecmp(name, "SYS_add_key") == 0) {
+        *v = (int64_t)(SYS_add_key);
+        return 0;
+    }
+#endif
+#ifdef SYS_adjtimex
+    if (strcasecmp(name, "SYS_adjtimex") == 0) {
+        *v = (int64_t)(SYS_adjtimex);
+        return 0;
+    }
+#endif
+#ifdef SYS_afs_syscall
+    if (strcasecmp(name, "SYS_afs_syscall") == 0) {
+        *v = (int64_t)(SYS_afs_syscall);
+        return 0;
+    }
+#endif
+#ifdef SYS_alarm
+    if (strcasecmp(name, "SYS_alarm") == 0) {
+        *v = (int64_t)(SYS_alarm);
+        return 0;
+    }
+#endif
+#ifdef SYS_arch_prctl
+    if (strcasecmp(name, "SYS_arch_prctl") == 0) {
+        *v = (int64_t)(SYS_arch_prctl);
+        return 0;
+    }
+#endif
+#ifdef SYS_bind
+    if (strcasecmp(name, "SYS_bind") == 0) {
+        *v = (int64_t)(SYS_bind);
+        return 0;
+    }
+#endif
+#ifdef SYS_bpf
+    if (strcasecmp(name, "SYS_bpf") == 0) {
+        *v = (int64_t)(SYS_bpf);
+        return 0;
+    }
+#endif
+#ifdef SYS_brk
+    if (strcasecmp(name, "SYS_brk") == 0) {
+        *v = (int64_t)(SYS_brk);
+        return 0;
+    }
+#endif
+#ifdef SYS_capget
+    if (strcasecmp(name, "SYS_capget") == 0) {
+        *v = (int64_t)(SYS_capget);
+        return 0;
+    }
+#endif
+#ifdef SYS_capset
+    if (strcasecmp(name, "SYS_capset") == 0) {
+        *v = (int64_t)(SYS_capset);
+        return 0;
+    }
+#endif
+#ifdef SYS_chdir
+    if (strcasecmp(name, "SYS_chdir") == 0) {
+        *v = (int64_t)(SYS_chdir);
+        return 0;
+    }
+#endif
+#ifdef SYS_chmod
+    if (strcasecmp(name, "SYS_chmod") == 0) {
+        *v = (int64_t)(SYS_chmod);
+        return 0;
+    }
+#endif
+#ifdef SYS_chown
+    if (strcasecmp(name, "SYS_chown") == 0) {
+        *v = (int64_t)(SYS_chown);
+        return 0;
+    }
+#endif
+#ifdef SYS_chroot
+    if (strcasecmp(name, "SYS_chroot") == 0) {
+        *v = (int64_t)(SYS_chroot);
+        return 0;
+    }
+#endif
+#ifdef SYS_clock_adjtime
+    if (strcasecmp(name, "SYS_clock_adjtime") == 0) {
+        *v = (int64_t)(SYS_clock_adjtime);
+        return 0;
+    }
+#endif
+#ifdef SYS_clock_getres
+    if (strcasecmp(name, "SYS_clock_getres") == 0) {
+        *v = (int64_t)(SYS_clock_getres);
+        return 0;
+    }
+#endif
+#ifdef SYS_clock_gettime
+    if (strcasecmp(name, "SYS_clock_gettime") == 0) {
+        *v = (int64_t)(SYS_clock_gettime);
+        return 0;
+    }
+#endif
+#ifdef SYS_clock_nanosleep
+    if (strcasecmp(name, "SYS_clock_nanosleep") == 0) {
+        *v = (int64_t)(SYS_clock_nanosleep);
+        return 0;
+    }
+#endif
+#ifdef SYS_clock_settime
+    if (strcasecmp(name, "SYS_clock_settime") == 0) {
+        *v = (int64_t)(SYS_clock_settime);
+        return 0;
+    }
+#endif
+#ifdef SYS_clone
+    if (strcasecmp(name, "SYS_clone") == 0) {
+        *v = (int64_t)(SYS_clone);
+        return 0;
+    }
+#endif
+#ifdef SYS_clone3
+    if (strcasecmp(name, "SYS_clone3") == 0) {
+        *v = (int64_t)(SYS_clone3);
+        return 0;
+    }
+#endif
+#ifdef SYS_close
+    if (strcasecmp(name, "SYS_close") == 0) {
+        *v = (int64_t)(SYS_close);
+        return 0;
+    }
+#endif
+#ifdef SYS_close_range
+    if (strcasecmp(name, "SYS_close_range") == 0) {
+        *v = (int64_t)(SYS_close_range);
+        return 0;
+    }
+#endif
+#ifdef SYS_connect
+    if (strcasecmp(name, "SYS_connect") == 0) {
+        *v = (int64_t)(SYS_connect);
+        return 0;
+    }
+#endif
+#ifdef SYS_copy_file_range
+    if (strcasecmp(name, "SYS_copy_file_range") == 0) {
+        *v = (int64_t)(SYS_copy_file_range);
+        return 0;
+    }
+#endif
+#ifdef SYS_creat
+    if (strcasecmp(name, "SYS_creat") == 0) {
+        *v = (int64_t)(SYS_creat);
+        return 0;
+    }
+#endif
+#ifdef SYS_create_module
+    if (strcasecmp(name, "SYS_create_module") == 0) {
+        *v = (int64_t)(SYS_create_module);
+        return 0;
+    }
+#endif
+#ifdef SYS_delete_module
+    if (strcasecmp(name, "SYS_delete_module") == 0) {
+        *v = (int64_t)(SYS_delete_module);
+        return 0;
+    }
+#endif
+#ifdef SYS_dup
+    if (strcasecmp(name, "SYS_dup") == 0) {
+        *v = (int64_t)(SYS_dup);
+        return 0;
+    }
+#endif
+#ifdef SYS_dup2
+    if (strcasecmp(name, "SYS_dup2") == 0) {
+        *v = (int64_t)(SYS_dup2);
+        return 0;
+    }
+#endif
+#ifdef SYS_dup3
+    if (strcasecmp(name, "SYS_dup3") == 0) {
+        *v = (int64_t)(SYS_dup3);
+        return 0;
+    }
+#endif
+#ifdef SYS_epoll_create
+    if (strcasecmp(name, "SYS_epoll_create") == 0) {
+        *v = (int64_t)(SYS_epoll_create);
+        return 0;
+    }
+#endif
+#ifdef SYS_epoll_create1
+    if (strcasecmp(name, "SYS_epoll_create1") == 0) {
+        *v = (int64_t)(SYS_epoll_create1);
+        return 0;
+    }
+#endif
+#ifdef SYS_epoll_ctl
+    if (strcasecmp(name, "SYS_epoll_ctl") == 0) {
+        *v = (int64_t)(SYS_epoll_ctl);
+        return 0;
+    }
+#endif
+#ifdef SYS_epoll_ctl_old
+    if (strcasecmp(name, "SYS_epoll_ctl_old") == 0) {
+        *v = (int64_t)(SYS_epoll_ctl_old);
+        return 0;
+    }
+#endif
+#ifdef SYS_epoll_pwait
+    if (strcasecmp(name, "SYS_epoll_pwait") == 0) {
+        *v = (int64_t)(SYS_epoll_pwait);
+        return 0;
+    }
+#endif
+#ifdef SYS_epoll_pwait2
+    if (strcasecmp(name, "SYS_epoll_pwait2") == 0) {
+        *v = (int64_t)(SYS_epoll_pwait2);
+        return 0;
+    }
+#endif
+#ifdef SYS_epoll_wait
+    if (strcasecmp(name, "SYS_epoll_wait") == 0) {
+        *v = (int64_t)(SYS_epoll_wait);
+        return 0;
+    }
+#endif
+#ifdef SYS_epoll_wait_old
+    if (strcasecmp(name, "SYS_epoll_wait_old") == 0) {
+        *v = (int64_t)(SYS_epoll_wait_old);
+        return 0;
+    }
+#endif
+#ifdef SYS_eventfd
+    if (strcasecmp(name, "SYS_eventfd") == 0) {
+        *v = (int64_t)(SYS_eventfd);
+        return 0;
+    }
+#endif
+#ifdef SYS_eventfd2
+    if (strcasecmp(name, "SYS_eventfd2") == 0) {
+        *v = (int64_t)(SYS_eventfd2);
+        return 0;
+    }
+#endif
+#ifdef SYS_execve
+    if (strcasecmp(name, "SYS_execve") == 0) {
+        *v = (int64_t)(SYS_execve);
+        return 0;
+    }
+#endif
+#ifdef SYS_execveat
+    if (strcasecmp(name, "SYS_execveat") == 0) {
+        *v = (int64_t)(SYS_execveat);
+        return 0;
+    }
+#endif
+#ifdef SYS_exit
+    if (strcasecmp(name, "SYS_exit") == 0) {
+        *v = (int64_t)(SYS_exit);
+        return 0;
+    }
+#endif
+#ifdef SYS_exit_group
+    if (strcasecmp(name, "SYS_exit_group") == 0) {
+        *v = (int64_t)(SYS_exit_group);
+        return 0;
+    }
+#endif
+#ifdef SYS_faccessat
+    if (strcasecmp(name, "SYS_faccessat") == 0) {
+        *v = (int64_t)(SYS_faccessat);
+        return 0;
+    }
+#endif
+#ifdef SYS_faccessat2
+    if (strcasecmp(name, "SYS_faccessat2") == 0) {
+        *v = (int64_t)(SYS_faccessat2);
+        return 0;
+    }
+#endif
+#ifdef SYS_fadvise64
+    if (strcasecmp(name, "SYS_fadvise64") == 0) {
+        *v = (int64_t)(SYS_fadvise64);
+        return 0;
+    }
+#endif
+#ifdef SYS_fallocate
+    if (strcasecmp(name, "SYS_fallocate") == 0) {
+        *v = (int64_t)(SYS_fallocate);
+        return 0;
+    }
+#endif
+#ifdef SYS_fanotify_init
+    if (strcasecmp(name, "SYS_fanotify_init") == 0) {
+        *v = (int64_t)(SYS_fanotify_init);
+        return 0;
+    }
+#endif
+#ifdef SYS_fanotify_mark
+    if (strcasecmp(name, "SYS_fanotify_mark") == 0) {
+        *v = (int64_t)(SYS_fanotify_mark);
+        return 0;
+    }
+#endif
+#ifdef SYS_fchdir
+    if (strcasecmp(name, "SYS_fchdir") == 0) {
+        *v = (int64_t)(SYS_fchdir);
+        return 0;
+    }
+#endif
+#ifdef SYS_fchmod
+    if (strcasecmp(name, "SYS_fchmod") == 0) {
+        *v = (int64_t)(SYS_fchmod);
+        return 0;
+    }
+#endif
+#ifdef SYS_fchmodat
+    if (strcasecmp(name, "SYS_fchmodat") == 0) {
+        *v = (int64_t)(SYS_fchmodat);
+        return 0;
+    }
+#endif
+#ifdef SYS_fchown
+    if (strcasecmp(name, "SYS_fchown") == 0) {
+        *v = (int64_t)(SYS_fchown);
+        return 0;
+    }
+#endif
+#ifdef SYS_fchownat
+    if (strcasecmp(name, "SYS_fchownat") == 0) {
+        *v = (int64_t)(SYS_fchownat);
+        return 0;
+    }
+#endif
+#ifdef SYS_fcntl
+    if (strcasecmp(name, "SYS_fcntl") == 0) {
+        *v = (int64_t)(SYS_fcntl);
+        return 0;
+    }
+#endif
+#ifdef SYS_fdatasync
+    if (strcasecmp(name, "SYS_fdatasync") == 0) {
+        *v = (int64_t)(SYS_fdatasync);
+        return 0;
+    }
+#endif
+#ifdef SYS_fgetxattr
+    if (strcasecmp(name, "SYS_fgetxattr") == 0) {
+        *v = (int64_t)(SYS_fgetxattr);
+        return 0;
+    }
+#endif
+#ifdef SYS_finit_module
+    if (strcasecmp(name, "SYS_finit_module") == 0) {
+        *v = (int64_t)(SYS_finit_module);
+        return 0;
+    }
+#endif
+#ifdef SYS_flistxattr
+    if (strcasecmp(name, "SYS_flistxattr") == 0) {
+        *v = (int64_t)(SYS_flistxattr);
+        return 0;
+    }
+#endif
+#ifdef SYS_flock
+    if (strcasecmp(name, "SYS_flock") == 0) {
+        *v = (int64_t)(SYS_flock);
+        return 0;
+    }
+#endif
+#ifdef SYS_fork
+    if (strcasecmp(name, "SYS_fork") == 0) {
+        *v = (int64_t)(SYS_fork);
+        return 0;
+    }
+#endif
+#ifdef SYS_fremovexattr
+    if (strcasecmp(name, "SYS_fremovexattr") == 0) {
+        *v = (int64_t)(SYS_fremovexattr);
+        return 0;
+    }
+#endif
+#ifdef SYS_fsconfig
+    if (strcasecmp(name, "SYS_fsconfig") == 0) {
+        *v = (int64_t)(SYS_fsconfig);
+        return 0;
+    }
+#endif
+#ifdef SYS_fsetxattr
+    if (strcasecmp(name, "SYS_fsetxattr") == 0) {
+        *v = (int64_t)(SYS_fsetxattr);
+        return 0;
+    }
+#endif
+#ifdef SYS_fsmount
+    if (strcasecmp(name, "SYS_fsmount") == 0) {
+        *v = (int64_t)(SYS_fsmount);
+        return 0;
+    }
+#endif
+#ifdef SYS_fsopen
+    if (strcasecmp(name, "SYS_fsopen") == 0) {
+        *v = (int64_t)(SYS_fsopen);
+        return 0;
+    }
+#endif
+#ifdef SYS_fspick
+    if (strcasecmp(name, "SYS_fspick") == 0) {
+        *v = (int64_t)(SYS_fspick);
+        return 0;
+    }
+#endif
+#ifdef SYS_fstat
+    if (strcasecmp(name, "SYS_fstat") == 0) {
+        *v = (int64_t)(SYS_fstat);
+        return 0;
+    }
+#endif
+#ifdef SYS_fstatfs
+    if (strcasecmp(name, "SYS_fstatfs") == 0) {
+        *v = (int64_t)(SYS_fstatfs);
+        return 0;
+    }
+#endif
+#ifdef SYS_fsync
+    if (strcasecmp(name, "SYS_fsync") == 0) {
+        *v = (int64_t)(SYS_fsync);
+        return 0;
+    }
+#endif
+#ifdef SYS_ftruncate
+    if (strcasecmp(name, "SYS_ftruncate") == 0) {
+        *v = (int64_t)(SYS_ftruncate);
+        return 0;
+    }
+#endif
+#ifdef SYS_futex
+    if (strcasecmp(name, "SYS_futex") == 0) {
+        *v = (int64_t)(SYS_futex);
+        return 0;
+    }
+#endif
+#ifdef SYS_futex_waitv
+    if (strcasecmp(name, "SYS_futex_waitv") == 0) {
+        *v = (int64_t)(SYS_futex_waitv);
+        return 0;
+    }
+#endif
+#ifdef SYS_futimesat
+    if (strcasecmp(name, "SYS_futimesat") == 0) {
+        *v = (int64_t)(SYS_futimesat);
+        return 0;
+    }
+#endif
+#ifdef SYS_get_kernel_syms
+    if (strcasecmp(name, "SYS_get_kernel_syms") == 0) {
+        *v = (int64_t)(SYS_get_kernel_syms);
+        return 0;
+    }
+#endif
+#ifdef SYS_get_mempolicy
+    if (strcasecmp(name, "SYS_get_mempolicy") == 0) {
+        *v = (int64_t)(SYS_get_mempolicy);
+        return 0;
+    }
+#endif
+#ifdef SYS_get_robust_list
+    if (strcasecmp(name, "SYS_get_robust_list") == 0) {
+        *v = (int64_t)(SYS_get_robust_list);
+        return 0;
+    }
+#endif
+#ifdef SYS_get_thread_area
+    if (strcasecmp(name, "SYS_get_thread_area") == 0) {
+        *v = (int64_t)(SYS_get_thread_area);
+        return 0;
+    }
+#endif
+#ifdef SYS_getcpu
+    if (strcasecmp(name, "SYS_getcpu") == 0) {
+        *v = (int64_t)(SYS_getcpu);
+        return 0;
+    }
+#endif
+#ifdef SYS_getcwd
+    if (strcasecmp(name, "SYS_getcwd") == 0) {
+        *v = (int64_t)(SYS_getcwd);
+        return 0;
+    }
+#endif
+#ifdef SYS_getdents
+    if (strcasecmp(name, "SYS_getdents") == 0) {
+        *v = (int64_t)(SYS_getdents);
+        return 0;
+    }
+#endif
+#ifdef SYS_getdents64
+    if (strcasecmp(name, "SYS_getdents64") == 0) {
+        *v = (int64_t)(SYS_getdents64);
+        return 0;
+    }
+#endif
+#ifdef SYS_getegid
+    if (strcasecmp(name, "SYS_getegid") == 0) {
+        *v = (int64_t)(SYS_getegid);
+        return 0;
+    }
+#endif
+#ifdef SYS_geteuid
+    if (strcasecmp(name, "SYS_geteuid") == 0) {
+        *v = (int64_t)(SYS_geteuid);
+        return 0;
+    }
+#endif
+#ifdef SYS_getgid
+    if (strcasecmp(name, "SYS_getgid") == 0) {
+        *v = (int64_t)(SYS_getgid);
+        return 0;
+    }
+#endif
+#ifdef SYS_getgroups
+    if (strcasecmp(name, "SYS_getgroups") == 0) {
+        *v = (int64_t)(SYS_getgroups);
+        return 0;
+    }
+#endif
+#ifdef SYS_getitimer
+    if (strcasecmp(name, "SYS_getitimer") == 0) {
+        *v = (int64_t)(SYS_getitimer);
+        return 0;
+    }
+#endif
+#ifdef SYS_getpeername
+    if (strcasecmp(name, "SYS_getpeername") == 0) {
+        *v = (int64_t)(SYS_getpeername);
+        return 0;
+    }
+#endif
+#ifdef SYS_getpgid
+    if (strcasecmp(name, "SYS_getpgid") == 0) {
+        *v = (int64_t)(SYS_getpgid);
+        return 0;
+    }
+#endif
+#ifdef SYS_getpgrp
+    if (strcasecmp(name, "SYS_getpgrp") == 0) {
+        *v = (int64_t)(SYS_getpgrp);
+        return 0;
+    }
+#endif
+#ifdef SYS_getpid
+    if (strcasecmp(name, "SYS_getpid") == 0) {
+        *v = (int64_t)(SYS_getpid);
+        return 0;
+    }
+#endif
+#ifdef SYS_getpmsg
+    if (strcasecmp(name, "SYS_getpmsg") == 0) {
+        *v = (int64_t)(SYS_getpmsg);
+        return 0;
+    }
+#endif
+#ifdef SYS_getppid
+    if (strcasecmp(name, "SYS_getppid") == 0) {
+        *v = (int64_t)(SYS_getppid);
+        return 0;
+    }
+#endif
+#ifdef SYS_getpriority
+    if (strcasecmp(name, "SYS_getpriority") == 0) {
+        *v = (int64_t)(SYS_getpriority);
+        return 0;
+    }
+#endif
+#ifdef SYS_getrandom
+    if (strcasecmp(name, "SYS_getrandom") == 0) {
+        *v = (int64_t)(SYS_getrandom);
+        return 0;
+    }
+#endif
+#ifdef SYS_getresgid
+    if (strcasecmp(name, "SYS_getresgid") == 0) {
+        *v = (int64_t)(SYS_getresgid);
+        return 0;
+    }
+#endif
+#ifdef SYS_getresuid
+    if (strcasecmp(name, "SYS_getresuid") == 0) {
+        *v = (int64_t)(SYS_getresuid);
+        return 0;
+    }
+#endif
+#ifdef SYS_getrlimit
+    if (strcasecmp(name, "SYS_getrlimit") == 0) {
+        *v = (int64_t)(SYS_getrlimit);
+        return 0;
+    }
+#endif
+#ifdef SYS_getrusage
+    if (strcasecmp(name, "SYS_getrusage") == 0) {
+        *v = (int64_t)(SYS_getrusage);
+        return 0;
+    }
+#endif
+#ifdef SYS_getsid
+    if (strcasecmp(name, "SYS_getsid") == 0) {
+        *v = (int64_t)(SYS_getsid);
+        return 0;
+    }
+#endif
+#ifdef SYS_getsockname
+    if (strcasecmp(name, "SYS_getsockname") == 0) {
+        *v = (int64_t)(SYS_getsockname);
+        return 0;
+    }
+#endif
+#ifdef SYS_getsockopt
+    if (strcasecmp(name, "SYS_getsockopt") == 0) {
+        *v = (int64_t)(SYS_getsockopt);
+        return 0;
+    }
+#endif
+#ifdef SYS_gettid
+    if (strcasecmp(name, "SYS_gettid") == 0) {
+        *v = (int64_t)(SYS_gettid);
+        return 0;
+    }
+#endif
+#ifdef SYS_gettimeofday
+    if (strcasecmp(name, "SYS_gettimeofday") == 0) {
+        *v = (int64_t)(SYS_gettimeofday);
+        return 0;
+    }
+#endif
+#ifdef SYS_getuid
+    if (strcasecmp(name, "SYS_getuid") == 0) {
+        *v = (int64_t)(SYS_getuid);
+        return 0;
+    }
+#endif
+#ifdef SYS_getxattr
+    if (strcasecmp(name, "SYS_getxattr") == 0) {
+        *v = (int64_t)(SYS_getxattr);
+        return 0;
+    }
+#endif
+#ifdef SYS_init_module
+    if (strcasecmp(name, "SYS_init_module") == 0) {
+        *v = (int64_t)(SYS_init_module);
+        return 0;
+    }
+#endif
+#ifdef SYS_inotify_add_watch
+    if (strcasecmp(name, "SYS_inotify_add_watch") == 0) {
+        *v = (int64_t)(SYS_inotify_add_watch);
+        return 0;
+    }
+#endif
+#ifdef SYS_inotify_init
+    if (strcasecmp(name, "SYS_inotify_init") == 0) {
+        *v = (int64_t)(SYS_inotify_init);
+        return 0;
+    }
+#endif
+#ifdef SYS_inotify_init1
+    if (strcasecmp(name, "SYS_inotify_init1") == 0) {
+        *v = (int64_t)(SYS_inotify_init1);
+        return 0;
+    }
+#endif
+#ifdef SYS_inotify_rm_watch
+    if (strcasecmp(name, "SYS_inotify_rm_watch") == 0) {
+        *v = (int64_t)(SYS_inotify_rm_watch);
+        return 0;
+    }
+#endif
+#ifdef SYS_io_cancel
+    if (strcasecmp(name, "SYS_io_cancel") == 0) {
+        *v = (int64_t)(SYS_io_cancel);
+        return 0;
+    }
+#endif
+#ifdef SYS_io_destroy
+    if (strcasecmp(name, "SYS_io_destroy") == 0) {
+        *v = (int64_t)(SYS_io_destroy);
+        return 0;
+    }
+#endif
+#ifdef SYS_io_getevents
+    if (strcasecmp(name, "SYS_io_getevents") == 0) {
+        *v = (int64_t)(SYS_io_getevents);
+        return 0;
+    }
+#endif
+#ifdef SYS_io_pgetevents
+    if (strcasecmp(name, "SYS_io_pgetevents") == 0) {
+        *v = (int64_t)(SYS_io_pgetevents);
+        return 0;
+    }
+#endif
+#ifdef SYS_io_setup
+    if (strcasecmp(name, "SYS_io_setup") == 0) {
+        *v = (int64_t)(SYS_io_setup);
+        return 0;
+    }
+#endif
+#ifdef SYS_io_submit
+    if (strcasecmp(name, "SYS_io_submit") == 0) {
+        *v = (int64_t)(SYS_io_submit);
+        return 0;
+    }
+#endif
+#ifdef SYS_io_uring_enter
+    if (strcasecmp(name, "SYS_io_uring_enter") == 0) {
+        *v = (int64_t)(SYS_io_uring_enter);
+        return 0;
+    }
+#endif
+#ifdef SYS_io_uring_register
+    if (strcasecmp(name, "SYS_io_uring_register") == 0) {
+        *v = (int64_t)(SYS_io_uring_register);
+        return 0;
+    }
+#endif
+#ifdef SYS_io_uring_setup
+    if (strcasecmp(name, "SYS_io_uring_setup") == 0) {
+        *v = (int64_t)(SYS_io_uring_setup);
+        return 0;
+    }
+#endif
+#ifdef SYS_ioctl
+    if (strcasecmp(name, "SYS_ioctl") == 0) {
+        *v = (int64_t)(SYS_ioctl);
+        return 0;
+    }
+#endif
+#ifdef SYS_ioperm
+    if (strcasecmp(name, "SYS_ioperm") == 0) {
+        *v = (int64_t)(SYS_ioperm);
+        return 0;
+    }
+#endif
+#ifdef SYS_iopl
+    if (strcasecmp(name, "SYS_iopl") == 0) {
+        *v = (int64_t)(SYS_iopl);
+        return 0;
+    }
+#endif
+#ifdef SYS_ioprio_get
+    if (strcasecmp(name, "SYS_ioprio_get") == 0) {
+        *v = (int64_t)(SYS_ioprio_get);
+        return 0;
+    }
+#endif
+#ifdef SYS_ioprio_set
+    if (strcasecmp(name, "SYS_ioprio_set") == 0) {
+        *v = (int64_t)(SYS_ioprio_set);
+        return 0;
+    }
+#endif
+#ifdef SYS_kcmp
+    if (strcasecmp(name, "SYS_kcmp") == 0) {
+        *v = (int64_t)(SYS_kcmp);
+        return 0;
+    }
+#endif
+#ifdef SYS_kexec_file_load
+    if (strcasecmp(name, "SYS_kexec_file_load") == 0) {
+        *v = (int64_t)(SYS_kexec_file_load);
+        return 0;
+    }
+#endif
+#ifdef SYS_kexec_load
+    if (strcasecmp(name, "SYS_kexec_load") == 0) {
+        *v = (int64_t)(SYS_kexec_load);
+        return 0;
+    }
+#endif
+#ifdef SYS_keyctl
+    if (strcasecmp(name, "SYS_keyctl") == 0) {
+        *v = (int64_t)(SYS_keyctl);
+        return 0;
+    }
+#endif
+#ifdef SYS_kill
+    if (strcasecmp(name, "SYS_kill") == 0) {
+        *v = (int64_t)(SYS_kill);
+        return 0;
+    }
+#endif
+#ifdef SYS_landlock_add_rule
+    if (strcasecmp(name, "SYS_landlock_add_rule") == 0) {
+        *v = (int64_t)(SYS_landlock_add_rule);
+        return 0;
+    }
+#endif
+#ifdef SYS_landlock_create_ruleset
+    if (strcasecmp(name, "SYS_landlock_create_ruleset") == 0) {
+        *v = (int64_t)(SYS_landlock_create_ruleset);
+        return 0;
+    }
+#endif
+#ifdef SYS_landlock_restrict_self
+    if (strcasecmp(name, "SYS_landlock_restrict_self") == 0) {
+        *v = (int64_t)(SYS_landlock_restrict_self);
+        return 0;
+    }
+#endif
+#ifdef SYS_lchown
+    if (strcasecmp(name, "SYS_lchown") == 0) {
+        *v = (int64_t)(SYS_lchown);
+        return 0;
+    }
+#endif
+#ifdef SYS_lgetxattr
+    if (strcasecmp(name, "SYS_lgetxattr") == 0) {
+        *v = (int64_t)(SYS_lgetxattr);
+        return 0;
+    }
+#endif
+#ifdef SYS_link
+    if (strcasecmp(name, "SYS_link") == 0) {
+        *v = (int64_t)(SYS_link);
+        return 0;
+    }
+#endif
+#ifdef SYS_linkat
+    if (strcasecmp(name, "SYS_linkat") == 0) {
+        *v = (int64_t)(SYS_linkat);
+        return 0;
+    }
+#endif
+#ifdef SYS_listen
+    if (strcasecmp(name, "SYS_listen") == 0) {
+        *v = (int64_t)(SYS_listen);
+        return 0;
+    }
+#endif
+#ifdef SYS_listxattr
+    if (strcasecmp(name, "SYS_listxattr") == 0) {
+        *v = (int64_t)(SYS_listxattr);
+        return 0;
+    }
+#endif
+#ifdef SYS_llistxattr
+    if (strcasecmp(name, "SYS_llistxattr") == 0) {
+        *v = (int64_t)(SYS_llistxattr);
+        return 0;
+    }
+#endif
+#ifdef SYS_lookup_dcookie
+    if (strcasecmp(name, "SYS_lookup_dcookie") == 0) {
+        *v = (int64_t)(SYS_lookup_dcookie);
+        return 0;
+    }
+#endif
+#ifdef SYS_lremovexattr
+    if (strcasecmp(name, "SYS_lremovexattr") == 0) {
+        *v = (int64_t)(SYS_lremovexattr);
+        return 0;
+    }
+#endif
+#ifdef SYS_lseek
+    if (strcasecmp(name, "SYS_lseek") == 0) {
+        *v = (int64_t)(SYS_lseek);
+        return 0;
+    }
+#endif
+#ifdef SYS_lsetxattr
+    if (strcasecmp(name, "SYS_lsetxattr") == 0) {
+        *v = (int64_t)(SYS_lsetxattr);
+        return 0;
+    }
+#endif
+#ifdef SYS_lstat
+    if (strcasecmp(name, "SYS_lstat") == 0) {
+        *v = (int64_t)(SYS_lstat);
+        return 0;
+    }
+#endif
+#ifdef SYS_madvise
+    if (strcasecmp(name, "SYS_madvise") == 0) {
+        *v = (int64_t)(SYS_madvise);
+        return 0;
+    }
+#endif
+#ifdef SYS_mbind
+    if (strcasecmp(name, "SYS_mbind") == 0) {
+        *v = (int64_t)(SYS_mbind);
+        return 0;
+    }
+#endif
+#ifdef SYS_membarrier
+    if (strcasecmp(name, "SYS_membarrier") == 0) {
+        *v = (int64_t)(SYS_membarrier);
+        return 0;
+    }
+#endif
+#ifdef SYS_memfd_create
+    if (strcasecmp(name, "SYS_memfd_create") == 0) {
+        *v = (int64_t)(SYS_memfd_create);
+        return 0;
+    }
+#endif
+#ifdef SYS_memfd_secret
+    if (strcasecmp(name, "SYS_memfd_secret") == 0) {
+        *v = (int64_t)(SYS_memfd_secret);
+        return 0;
+    }
+#endif
+#ifdef SYS_migrate_pages
+    if (strcasecmp(name, "SYS_migrate_pages") == 0) {
+        *v = (int64_t)(SYS_migrate_pages);
+        return 0;
+    }
+#endif
+#ifdef SYS_mincore
+    if (strcasecmp(name, "SYS_mincore") == 0) {
+        *v = (int64_t)(SYS_mincore);
+        return 0;
+    }
+#endif
+#ifdef SYS_mkdir
+    if (strcasecmp(name, "SYS_mkdir") == 0) {
+        *v = (int64_t)(SYS_mkdir);
+        return 0;
+    }
+#endif
+#ifdef SYS_mkdirat
+    if (strcasecmp(name, "SYS_mkdirat") == 0) {
+        *v = (int64_t)(SYS_mkdirat);
+        return 0;
+    }
+#endif
+#ifdef SYS_mknod
+    if (strcasecmp(name, "SYS_mknod") == 0) {
+        *v = (int64_t)(SYS_mknod);
+        return 0;
+    }
+#endif
+#ifdef SYS_mknodat
+    if (strcasecmp(name, "SYS_mknodat") == 0) {
+        *v = (int64_t)(SYS_mknodat);
+        return 0;
+    }
+#endif
+#ifdef SYS_mlock
+    if (strcasecmp(name, "SYS_mlock") == 0) {
+        *v = (int64_t)(SYS_mlock);
+        return 0;
+    }
+#endif
+#ifdef SYS_mlock2
+    if (strcasecmp(name, "SYS_mlock2") == 0) {
+        *v = (int64_t)(SYS_mlock2);
+        return 0;
+    }
+#endif
+#ifdef SYS_mlockall
+    if (strcasecmp(name, "SYS_mlockall") == 0) {
+        *v = (int64_t)(SYS_mlockall);
+        return 0;
+    }
+#endif
+#ifdef SYS_mmap
+    if (strcasecmp(name, "SYS_mmap") == 0) {
+        *v = (int64_t)(SYS_mmap);
+        return 0;
+    }
+#endif
+#ifdef SYS_modify_ldt
+    if (strcasecmp(name, "SYS_modify_ldt") == 0) {
+        *v = (int64_t)(SYS_modify_ldt);
+        return 0;
+    }
+#endif
+#ifdef SYS_mount
+    if (strcasecmp(name, "SYS_mount") == 0) {
+        *v = (int64_t)(SYS_mount);
+        return 0;
+    }
+#endif
+#ifdef SYS_mount_setattr
+    if (strcasecmp(name, "SYS_mount_setattr") == 0) {
+        *v = (int64_t)(SYS_mount_setattr);
+        return 0;
+    }
+#endif
+#ifdef SYS_move_mount
+    if (strcasecmp(name, "SYS_move_mount") == 0) {
+        *v = (int64_t)(SYS_move_mount);
+        return 0;
+    }
+#endif
+#ifdef SYS_move_pages
+    if (strcasecmp(name, "SYS_move_pages") == 0) {
+        *v = (int64_t)(SYS_move_pages);
+        return 0;
+    }
+#endif
+#ifdef SYS_mprotect
+    if (strcasecmp(name, "SYS_mprotect") == 0) {
+        *v = (int64_t)(SYS_mprotect);
+        return 0;
+    }
+#endif
+#ifdef SYS_mq_getsetattr
+    if (strcasecmp(name, "SYS_mq_getsetattr") == 0) {
+        *v = (int64_t)(SYS_mq_getsetattr);
+        return 0;
+    }
+#endif
+#ifdef SYS_mq_notify
+    if (strcasecmp(name, "SYS_mq_notify") == 0) {
+        *v = (int64_t)(SYS_mq_notify);
+        return 0;
+    }
+#endif
+#ifdef SYS_mq_open
+    if (strcasecmp(name, "SYS_mq_open") == 0) {
+        *v = (int64_t)(SYS_mq_open);
+        return 0;
+    }
+#endif
+#ifdef SYS_mq_timedreceive
+    if (strcasecmp(name, "SYS_mq_timedreceive") == 0) {
+        *v = (int64_t)(SYS_mq_timedreceive);
+        return 0;
+    }
+#endif
+#ifdef SYS_mq_timedsend
+    if (strcasecmp(name, "SYS_mq_timedsend") == 0) {
+        *v = (int64_t)(SYS_mq_timedsend);
+        return 0;
+    }
+#endif
+#ifdef SYS_mq_unlink
+    if (strcasecmp(name, "SYS_mq_unlink") == 0) {
+        *v = (int64_t)(SYS_mq_unlink);
+        return 0;
+    }
+#endif
+#ifdef SYS_mremap
+    if (strcasecmp(name, "SYS_mremap") == 0) {
+        *v = (int64_t)(SYS_mremap);
+        return 0;
+    }
+#endif
+#ifdef SYS_msgctl
+    if (strcasecmp(name, "SYS_msgctl") == 0) {
+        *v = (int64_t)(SYS_msgctl);
+        return 0;
+    }
+#endif
+#ifdef SYS_msgget
+    if (strcasecmp(name, "SYS_msgget") == 0) {
+        *v = (int64_t)(SYS_msgget);
+        return 0;
+    }
+#endif
+#ifdef SYS_msgrcv
+    if (strcasecmp(name, "SYS_msgrcv") == 0) {
+        *v = (int64_t)(SYS_msgrcv);
+        return 0;
+    }
+#endif
+#ifdef SYS_msgsnd
+    if (strcasecmp(name, "SYS_msgsnd") == 0) {
+        *v = (int64_t)(SYS_msgsnd);
+        return 0;
+    }
+#endif
+#ifdef SYS_msync
+    if (strcasecmp(name, "SYS_msync") == 0) {
+        *v = (int64_t)(SYS_msync);
+        return 0;
+    }
+#endif
+#ifdef SYS_munlock
+    if (strcasecmp(name, "SYS_munlock") == 0) {
+        *v = (int64_t)(SYS_munlock);
+        return 0;
+    }
+#endif
+#ifdef SYS_munlockall
+    if (strcasecmp(name, "SYS_munlockall") == 0) {
+        *v = (int64_t)(SYS_munlockall);
+        return 0;
+    }
+#endif
+#ifdef SYS_munmap
+    if (strcasecmp(name, "SYS_munmap") == 0) {
+        *v = (int64_t)(SYS_munmap);
+        return 0;
+    }
+#endif
+#ifdef SYS_name_to_handle_at
+    if (strcasecmp(name, "SYS_name_to_handle_at") == 0) {
+        *v = (int64_t)(SYS_name_to_handle_at);
+        return 0;
+    }
+#endif
+#ifdef SYS_nanosleep
+    if (strcasecmp(name, "SYS_nanosleep") == 0) {
+        *v = (int64_t)(SYS_nanosleep);
+        return 0;
+    }
+#endif
+#ifdef SYS_newfstatat
+    if (strcasecmp(name, "SYS_newfstatat") == 0) {
+        *v = (int64_t)(SYS_newfstatat);
+        return 0;
+    }
+#endif
+#ifdef SYS_nfsservctl
+    if (strcasecmp(name, "SYS_nfsservctl") == 0) {
+        *v = (int64_t)(SYS_nfsservctl);
+        return 0;
+    }
+#endif
+#ifdef SYS_open
+    if (strcasecmp(name, "SYS_open") == 0) {
+        *v = (int64_t)(SYS_open);
+        return 0;
+    }
+#endif
+#ifdef SYS_open_by_handle_at
+    if (strcasecmp(name, "SYS_open_by_handle_at") == 0) {
+        *v = (int64_t)(SYS_open_by_handle_at);
+        return 0;
+    }
+#endif
+#ifdef SYS_open_tree
+    if (strcasecmp(name, "SYS_open_tree") == 0) {
+        *v = (int64_t)(SYS_open_tree);
+        return 0;
+    }
+#endif
+#ifdef SYS_openat
+    if (strcasecmp(name, "SYS_openat") == 0) {
+        *v = (int64_t)(SYS_openat);
+        return 0;
+    }
+#endif
+#ifdef SYS_openat2
+    if (strcasecmp(name, "SYS_openat2") == 0) {
+        *v = (int64_t)(SYS_openat2);
+        return 0;
+    }
+#endif
+#ifdef SYS_pause
+    if (strcasecmp(name, "SYS_pause") == 0) {
+        *v = (int64_t)(SYS_pause);
+        return 0;
+    }
+#endif
+#ifdef SYS_perf_event_open
+    if (strcasecmp(name, "SYS_perf_event_open") == 0) {
+        *v = (int64_t)(SYS_perf_event_open);
+        return 0;
+    }
+#endif
+#ifdef SYS_personality
+    if (strcasecmp(name, "SYS_personality") == 0) {
+        *v = (int64_t)(SYS_personality);
+        return 0;
+    }
+#endif
+#ifdef SYS_pidfd_getfd
+    if (strcasecmp(name, "SYS_pidfd_getfd") == 0) {
+        *v = (int64_t)(SYS_pidfd_getfd);
+        return 0;
+    }
+#endif
+#ifdef SYS_pidfd_open
+    if (strcasecmp(name, "SYS_pidfd_open") == 0) {
+        *v = (int64_t)(SYS_pidfd_open);
+        return 0;
+    }
+#endif
+#ifdef SYS_pidfd_send_signal
+    if (strcasecmp(name, "SYS_pidfd_send_signal") == 0) {
+        *v = (int64_t)(SYS_pidfd_send_signal);
+        return 0;
+    }
+#endif
+#ifdef SYS_pipe
+    if (strcasecmp(name, "SYS_pipe") == 0) {
+        *v = (int64_t)(SYS_pipe);
+        return 0;
+    }
+#endif
+#ifdef SYS_pipe2
+    if (strcasecmp(name, "SYS_pipe2") == 0) {
+        *v = (int64_t)(SYS_pipe2);
+        return 0;
+    }
+#endif
+#ifdef SYS_pivot_root
+    if (strcasecmp(name, "SYS_pivot_root") == 0) {
+        *v = (int64_t)(SYS_pivot_root);
+        return 0;
+    }
+#endif
+#ifdef SYS_pkey_alloc
+    if (strcasecmp(name, "SYS_pkey_alloc") == 0) {
+        *v = (int64_t)(SYS_pkey_alloc);
+        return 0;
+    }
+#endif
+#ifdef SYS_pkey_free
+    if (strcasecmp(name, "SYS_pkey_free") == 0) {
+        *v = (int64_t)(SYS_pkey_free);
+        return 0;
+    }
+#endif
+#ifdef SYS_pkey_mprotect
+    if (strcasecmp(name, "SYS_pkey_mprotect") == 0) {
+        *v = (int64_t)(SYS_pkey_mprotect);
+        return 0;
+    }
+#endif
+#ifdef SYS_poll
+    if (strcasecmp(name, "SYS_poll") == 0) {
+        *v = (int64_t)(SYS_poll);
+        return 0;
+    }
+#endif
+#ifdef SYS_ppoll
+    if (strcasecmp(name, "SYS_ppoll") == 0) {
+        *v = (int64_t)(SYS_ppoll);
+        return 0;
+    }
+#endif
+#ifdef SYS_prctl
+    if (strcasecmp(name, "SYS_prctl") == 0) {
+        *v = (int64_t)(SYS_prctl);
+        return 0;
+    }
+#endif
+#ifdef SYS_pread64
+    if (strcasecmp(name, "SYS_pread64") == 0) {
+        *v = (int64_t)(SYS_pread64);
+        return 0;
+    }
+#endif
+#ifdef SYS_preadv
+    if (strcasecmp(name, "SYS_preadv") == 0) {
+        *v = (int64_t)(SYS_preadv);
+        return 0;
+    }
+#endif
+#ifdef SYS_preadv2
+    if (strcasecmp(name, "SYS_preadv2") == 0) {
+        *v = (int64_t)(SYS_preadv2);
+        return 0;
+    }
+#endif
+#ifdef SYS_prlimit64
+    if (strcasecmp(name, "SYS_prlimit64") == 0) {
+        *v = (int64_t)(SYS_prlimit64);
+        return 0;
+    }
+#endif
+#ifdef SYS_process_madvise
+    if (strcasecmp(name, "SYS_process_madvise") == 0) {
+        *v = (int64_t)(SYS_process_madvise);
+        return 0;
+    }
+#endif
+#ifdef SYS_process_mrelease
+    if (strcasecmp(name, "SYS_process_mrelease") == 0) {
+        *v = (int64_t)(SYS_process_mrelease);
+        return 0;
+    }
+#endif
+#ifdef SYS_process_vm_readv
+    if (strcasecmp(name, "SYS_process_vm_readv") == 0) {
+        *v = (int64_t)(SYS_process_vm_readv);
+        return 0;
+    }
+#endif
+#ifdef SYS_process_vm_writev
+    if (strcasecmp(name, "SYS_process_vm_writev") == 0) {
+        *v = (int64_t)(SYS_process_vm_writev);
+        return 0;
+    }
+#endif
+#ifdef SYS_pselect6
+    if (strcasecmp(name, "SYS_pselect6") == 0) {
+        *v = (int64_t)(SYS_pselect6);
+        return 0;
+    }
+#endif
+#ifdef SYS_ptrace
+    if (strcasecmp(name, "SYS_ptrace") == 0) {
+        *v = (int64_t)(SYS_ptrace);
+        return 0;
+    }
+#endif
+#ifdef SYS_putpmsg
+    if (strcasecmp(name, "SYS_putpmsg") == 0) {
+        *v = (int64_t)(SYS_putpmsg);
+        return 0;
+    }
+#endif
+#ifdef SYS_pwrite64
+    if (strcasecmp(name, "SYS_pwrite64") == 0) {
+        *v = (int64_t)(SYS_pwrite64);
+        return 0;
+    }
+#endif
+#ifdef SYS_pwritev
+    if (strcasecmp(name, "SYS_pwritev") == 0) {
+        *v = (int64_t)(SYS_pwritev);
+        return 0;
+    }
+#endif
+#ifdef SYS_pwritev2
+    if (strcasecmp(name, "SYS_pwritev2") == 0) {
+        *v = (int64_t)(SYS_pwritev2);
+        return 0;
+    }
+#endif
+#ifdef SYS_query_module
+    if (strcasecmp(name, "SYS_query_module") == 0) {
+        *v = (int64_t)(SYS_query_module);
+        return 0;
+    }
+#endif
+#ifdef SYS_quotactl
+    if (strcasecmp(name, "SYS_quotactl") == 0) {
+        *v = (int64_t)(SYS_quotactl);
+        return 0;
+    }
+#endif
+#ifdef SYS_quotactl_fd
+    if (strcasecmp(name, "SYS_quotactl_fd") == 0) {
+        *v = (int64_t)(SYS_quotactl_fd);
+        return 0;
+    }
+#endif
+#ifdef SYS_read
+    if (strcasecmp(name, "SYS_read") == 0) {
+        *v = (int64_t)(SYS_read);
+        return 0;
+    }
+#endif
+#ifdef SYS_readahead
+    if (strcasecmp(name, "SYS_readahead") == 0) {
+        *v = (int64_t)(SYS_readahead);
+        return 0;
+    }
+#endif
+#ifdef SYS_readlink
+    if (strcasecmp(name, "SYS_readlink") == 0) {
+        *v = (int64_t)(SYS_readlink);
+        return 0;
+    }
+#endif
+#ifdef SYS_readlinkat
+    if (strcasecmp(name, "SYS_readlinkat") == 0) {
+        *v = (int64_t)(SYS_readlinkat);
+        return 0;
+    }
+#endif
+#ifdef SYS_readv
+    if (strcasecmp(name, "SYS_readv") == 0) {
+        *v = (int64_t)(SYS_readv);
+        return 0;
+    }
+#endif
+#ifdef SYS_reboot
+    if (strcasecmp(name, "SYS_reboot") == 0) {
+        *v = (int64_t)(SYS_reboot);
+        return 0;
+    }
+#endif
+#ifdef SYS_recvfrom
+    if (strcasecmp(name, "SYS_recvfrom") == 0) {
+        *v = (int64_t)(SYS_recvfrom);
+        return 0;
+    }
+#endif
+#ifdef SYS_recvmmsg
+    if (strcasecmp(name, "SYS_recvmmsg") == 0) {
+        *v = (int64_t)(SYS_recvmmsg);
+        return 0;
+    }
+#endif
+#ifdef SYS_recvmsg
+    if (strcasecmp(name, "SYS_recvmsg") == 0) {
+        *v = (int64_t)(SYS_recvmsg);
+        return 0;
+    }
+#endif
+#ifdef SYS_remap_file_pages
+    if (strcasecmp(name, "SYS_remap_file_pages") == 0) {
+        *v = (int64_t)(SYS_remap_file_pages);
+        return 0;
+    }
+#endif
+#ifdef SYS_removexattr
+    if (strcasecmp(name, "SYS_removexattr") == 0) {
+        *v = (int64_t)(SYS_removexattr);
+        return 0;
+    }
+#endif
+#ifdef SYS_rename
+    if (strcasecmp(name, "SYS_rename") == 0) {
+        *v = (int64_t)(SYS_rename);
+        return 0;
+    }
+#endif
+#ifdef SYS_renameat
+    if (strcasecmp(name, "SYS_renameat") == 0) {
+        *v = (int64_t)(SYS_renameat);
+        return 0;
+    }
+#endif
+#ifdef SYS_renameat2
+    if (strcasecmp(name, "SYS_renameat2") == 0) {
+        *v = (int64_t)(SYS_renameat2);
+        return 0;
+    }
+#endif
+#ifdef SYS_request_key
+    if (strcasecmp(name, "SYS_request_key") == 0) {
+        *v = (int64_t)(SYS_request_key);
+        return 0;
+    }
+#endif
+#ifdef SYS_restart_syscall
+    if (strcasecmp(name, "SYS_restart_syscall") == 0) {
+        *v = (int64_t)(SYS_restart_syscall);
+        return 0;
+    }
+#endif
+#ifdef SYS_rmdir
+    if (strcasecmp(name, "SYS_rmdir") == 0) {
+        *v = (int64_t)(SYS_rmdir);
+        return 0;
+    }
+#endif
+#ifdef SYS_rseq
+    if (strcasecmp(name, "SYS_rseq") == 0) {
+        *v = (int64_t)(SYS_rseq);
+        return 0;
+    }
+#endif
+#ifdef SYS_rt_sigaction
+    if (strcasecmp(name, "SYS_rt_sigaction") == 0) {
+        *v = (int64_t)(SYS_rt_sigaction);
+        return 0;
+    }
+#endif
+#ifdef SYS_rt_sigpending
+    if (strcasecmp(name, "SYS_rt_sigpending") == 0) {
+        *v = (int64_t)(SYS_rt_sigpending);
+        return 0;
+    }
+#endif
+#ifdef SYS_rt_sigprocmask
+    if (strcasecmp(name, "SYS_rt_sigprocmask") == 0) {
+        *v = (int64_t)(SYS_rt_sigprocmask);
+        return 0;
+    }
+#endif
+#ifdef SYS_rt_sigqueueinfo
+    if (strcasecmp(name, "SYS_rt_sigqueueinfo") == 0) {
+        *v = (int64_t)(SYS_rt_sigqueueinfo);
+        return 0;
+    }
+#endif
+#ifdef SYS_rt_sigreturn
+    if (strcasecmp(name, "SYS_rt_sigreturn") == 0) {
+        *v = (int64_t)(SYS_rt_sigreturn);
+        return 0;
+    }
+#endif
+#ifdef SYS_rt_sigsuspend
+    if (strcasecmp(name, "SYS_rt_sigsuspend") == 0) {
+        *v = (int64_t)(SYS_rt_sigsuspend);
+        return 0;
+    }
+#endif
+#ifdef SYS_rt_sigtimedwait
+    if (strcasecmp(name, "SYS_rt_sigtimedwait") == 0) {
+        *v = (int64_t)(SYS_rt_sigtimedwait);
+        return 0;
+    }
+#endif
+#ifdef SYS_rt_tgsigqueueinfo
+    if (strcasecmp(name, "SYS_rt_tgsigqueueinfo") == 0) {
+        *v = (int64_t)(SYS_rt_tgsigqueueinfo);
+        return 0;
+    }
+#endif
+#ifdef SYS_sched_get_priority_max
+    if (strcasecmp(name, "SYS_sched_get_priority_max") == 0) {
+        *v = (int64_t)(SYS_sched_get_priority_max);
+        return 0;
+    }
+#endif
+#ifdef SYS_sched_get_priority_min
+    if (strcasecmp(name, "SYS_sched_get_priority_min") == 0) {
+        *v = (int64_t)(SYS_sched_get_priority_min);
+        return 0;
+    }
+#endif
+#ifdef SYS_sched_getaffinity
+    if (strcasecmp(name, "SYS_sched_getaffinity") == 0) {
+        *v = (int64_t)(SYS_sched_getaffinity);
+        return 0;
+    }
+#endif
+#ifdef SYS_sched_getattr
+    if (strcasecmp(name, "SYS_sched_getattr") == 0) {
+        *v = (int64_t)(SYS_sched_getattr);
+        return 0;
+    }
+#endif
+#ifdef SYS_sched_getparam
+    if (strcasecmp(name, "SYS_sched_getparam") == 0) {
+        *v = (int64_t)(SYS_sched_getparam);
+        return 0;
+    }
+#endif
+#ifdef SYS_sched_getscheduler
+    if (strcasecmp(name, "SYS_sched_getscheduler") == 0) {
+        *v = (int64_t)(SYS_sched_getscheduler);
+        return 0;
+    }
+#endif
+#ifdef SYS_sched_rr_get_interval
+    if (strcasecmp(name, "SYS_sched_rr_get_interval") == 0) {
+        *v = (int64_t)(SYS_sched_rr_get_interval);
+        return 0;
+    }
+#endif
+#ifdef SYS_sched_setaffinity
+    if (strcasecmp(name, "SYS_sched_setaffinity") == 0) {
+        *v = (int64_t)(SYS_sched_setaffinity);
+        return 0;
+    }
+#endif
+#ifdef SYS_sched_setattr
+    if (strcasecmp(name, "SYS_sched_setattr") == 0) {
+        *v = (int64_t)(SYS_sched_setattr);
+        return 0;
+    }
+#endif
+#ifdef SYS_sched_setparam
+    if (strcasecmp(name, "SYS_sched_setparam") == 0) {
+        *v = (int64_t)(SYS_sched_setparam);
+        return 0;
+    }
+#endif
+#ifdef SYS_sched_setscheduler
+    if (strcasecmp(name, "SYS_sched_setscheduler") == 0) {
+        *v = (int64_t)(SYS_sched_setscheduler);
+        return 0;
+    }
+#endif
+#ifdef SYS_sched_yield
+    if (strcasecmp(name, "SYS_sched_yield") == 0) {
+        *v = (int64_t)(SYS_sched_yield);
+        return 0;
+    }
+#endif
+#ifdef SYS_seccomp
+    if (strcasecmp(name, "SYS_seccomp") == 0) {
+        *v = (int64_t)(SYS_seccomp);
+        return 0;
+    }
+#endif
+#ifdef SYS_security
+    if (strcasecmp(name, "SYS_security") == 0) {
+        *v = (int64_t)(SYS_security);
+        return 0;
+    }
+#endif
+#ifdef SYS_select
+    if (strcasecmp(name, "SYS_select") == 0) {
+        *v = (int64_t)(SYS_select);
+        return 0;
+    }
+#endif
+#ifdef SYS_semctl
+    if (strcasecmp(name, "SYS_semctl") == 0) {
+        *v = (int64_t)(SYS_semctl);
+        return 0;
+    }
+#endif
+#ifdef SYS_semget
+    if (strcasecmp(name, "SYS_semget") == 0) {
+        *v = (int64_t)(SYS_semget);
+        return 0;
+    }
+#endif
+#ifdef SYS_semop
+    if (strcasecmp(name, "SYS_semop") == 0) {
+        *v = (int64_t)(SYS_semop);
+        return 0;
+    }
+#endif
+#ifdef SYS_semtimedop
+    if (strcasecmp(name, "SYS_semtimedop") == 0) {
+        *v = (int64_t)(SYS_semtimedop);
+        return 0;
+    }
+#endif
+#ifdef SYS_sendfile
+    if (strcasecmp(name, "SYS_sendfile") == 0) {
+        *v = (int64_t)(SYS_sendfile);
+        return 0;
+    }
+#endif
+#ifdef SYS_sendmmsg
+    if (strcasecmp(name, "SYS_sendmmsg") == 0) {
+        *v = (int64_t)(SYS_sendmmsg);
+        return 0;
+    }
+#endif
+#ifdef SYS_sendmsg
+    if (strcasecmp(name, "SYS_sendmsg") == 0) {
+        *v = (int64_t)(SYS_sendmsg);
+        return 0;
+    }
+#endif
+#ifdef SYS_sendto
+    if (strcasecmp(name, "SYS_sendto") == 0) {
+        *v = (int64_t)(SYS_sendto);
+        return 0;
+    }
+#endif
+#ifdef SYS_set_mempolicy
+    if (strcasecmp(name, "SYS_set_mempolicy") == 0) {
+        *v = (int64_t)(SYS_set_mempolicy);
+        return 0;
+    }
+#endif
+#ifdef SYS_set_mempolicy_home_node
+    if (strcasecmp(name, "SYS_set_mempolicy_home_node") == 0) {
+        *v = (int64_t)(SYS_set_mempolicy_home_node);
+        return 0;
+    }
+#endif
+#ifdef SYS_set_robust_list
+    if (strcasecmp(name, "SYS_set_robust_list") == 0) {
+        *v = (int64_t)(SYS_set_robust_list);
+        return 0;
+    }
+#endif
+#ifdef SYS_set_thread_area
+    if (strcasecmp(name, "SYS_set_thread_area") == 0) {
+        *v = (int64_t)(SYS_set_thread_area);
+        return 0;
+    }
+#endif
+#ifdef SYS_set_tid_address
+    if (strcasecmp(name, "SYS_set_tid_address") == 0) {
+        *v = (int64_t)(SYS_set_tid_address);
+        return 0;
+    }
+#endif
+#ifdef SYS_setdomainname
+    if (strcasecmp(name, "SYS_setdomainname") == 0) {
+        *v = (int64_t)(SYS_setdomainname);
+        return 0;
+    }
+#endif
+#ifdef SYS_setfsgid
+    if (strcasecmp(name, "SYS_setfsgid") == 0) {
+        *v = (int64_t)(SYS_setfsgid);
+        return 0;
+    }
+#endif
+#ifdef SYS_setfsuid
+    if (strcasecmp(name, "SYS_setfsuid") == 0) {
+        *v = (int64_t)(SYS_setfsuid);
+        return 0;
+    }
+#endif
+#ifdef SYS_setgid
+    if (strcasecmp(name, "SYS_setgid") == 0) {
+        *v = (int64_t)(SYS_setgid);
+        return 0;
+    }
+#endif
+#ifdef SYS_setgroups
+    if (strcasecmp(name, "SYS_setgroups") == 0) {
+        *v = (int64_t)(SYS_setgroups);
+        return 0;
+    }
+#endif
+#ifdef SYS_sethostname
+    if (strcasecmp(name, "SYS_sethostname") == 0) {
+        *v = (int64_t)(SYS_sethostname);
+        return 0;
+    }
+#endif
+#ifdef SYS_setitimer
+    if (strcasecmp(name, "SYS_setitimer") == 0) {
+        *v = (int64_t)(SYS_setitimer);
+        return 0;
+    }
+#endif
+#ifdef SYS_setns
+    if (strcasecmp(name, "SYS_setns") == 0) {
+        *v = (int64_t)(SYS_setns);
+        return 0;
+    }
+#endif
+#ifdef SYS_setpgid
+    if (strcasecmp(name, "SYS_setpgid") == 0) {
+        *v = (int64_t)(SYS_setpgid);
+        return 0;
+    }
+#endif
+#ifdef SYS_setpriority
+    if (strcasecmp(name, "SYS_setpriority") == 0) {
+        *v = (int64_t)(SYS_setpriority);
+        return 0;
+    }
+#endif
+#ifdef SYS_setregid
+    if (strcasecmp(name, "SYS_setregid") == 0) {
+        *v = (int64_t)(SYS_setregid);
+        return 0;
+    }
+#endif
+#ifdef SYS_setresgid
+    if (strcasecmp(name, "SYS_setresgid") == 0) {
+        *v = (int64_t)(SYS_setresgid);
+        return 0;
+    }
+#endif
+#ifdef SYS_setresuid
+    if (strcasecmp(name, "SYS_setresuid") == 0) {
+        *v = (int64_t)(SYS_setresuid);
+        return 0;
+    }
+#endif
+#ifdef SYS_setreuid
+    if (strcasecmp(name, "SYS_setreuid") == 0) {
+        *v = (int64_t)(SYS_setreuid);
+        return 0;
+    }
+#endif
+#ifdef SYS_setrlimit
+    if (strcasecmp(name, "SYS_setrlimit") == 0) {
+        *v = (int64_t)(SYS_setrlimit);
+        return 0;
+    }
+#endif
+#ifdef SYS_setsid
+    if (strcasecmp(name, "SYS_setsid") == 0) {
+        *v = (int64_t)(SYS_setsid);
+        return 0;
+    }
+#endif
+#ifdef SYS_setsockopt
+    if (strcasecmp(name, "SYS_setsockopt") == 0) {
+        *v = (int64_t)(SYS_setsockopt);
+        return 0;
+    }
+#endif
+#ifdef SYS_settimeofday
+    if (strcasecmp(name, "SYS_settimeofday") == 0) {
+        *v = (int64_t)(SYS_settimeofday);
+        return 0;
+    }
+#endif
+#ifdef SYS_setuid
+    if (strcasecmp(name, "SYS_setuid") == 0) {
+        *v = (int64_t)(SYS_setuid);
+        return 0;
+    }
+#endif
+#ifdef SYS_setxattr
+    if (strcasecmp(name, "SYS_setxattr") == 0) {
+        *v = (int64_t)(SYS_setxattr);
+        return 0;
+    }
+#endif
+#ifdef SYS_shmat
+    if (strcasecmp(name, "SYS_shmat") == 0) {
+        *v = (int64_t)(SYS_shmat);
+        return 0;
+    }
+#endif
+#ifdef SYS_shmctl
+    if (strcasecmp(name, "SYS_shmctl") == 0) {
+        *v = (int64_t)(SYS_shmctl);
+        return 0;
+    }
+#endif
+#ifdef SYS_shmdt
+    if (strcasecmp(name, "SYS_shmdt") == 0) {
+        *v = (int64_t)(SYS_shmdt);
+        return 0;
+    }
+#endif
+#ifdef SYS_shmget
+    if (strcasecmp(name, "SYS_shmget") == 0) {
+        *v = (int64_t)(SYS_shmget);
+        return 0;
+    }
+#endif
+#ifdef SYS_shutdown
+    if (strcasecmp(name, "SYS_shutdown") == 0) {
+        *v = (int64_t)(SYS_shutdown);
+        return 0;
+    }
+#endif
+#ifdef SYS_sigaltstack
+    if (strcasecmp(name, "SYS_sigaltstack") == 0) {
+        *v = (int64_t)(SYS_sigaltstack);
+        return 0;
+    }
+#endif
+#ifdef SYS_signalfd
+    if (strcasecmp(name, "SYS_signalfd") == 0) {
+        *v = (int64_t)(SYS_signalfd);
+        return 0;
+    }
+#endif
+#ifdef SYS_signalfd4
+    if (strcasecmp(name, "SYS_signalfd4") == 0) {
+        *v = (int64_t)(SYS_signalfd4);
+        return 0;
+    }
+#endif
+#ifdef SYS_socket
+    if (strcasecmp(name, "SYS_socket") == 0) {
+        *v = (int64_t)(SYS_socket);
+        return 0;
+    }
+#endif
+#ifdef SYS_socketpair
+    if (strcasecmp(name, "SYS_socketpair") == 0) {
+        *v = (int64_t)(SYS_socketpair);
+        return 0;
+    }
+#endif
+#ifdef SYS_splice
+    if (strcasecmp(name, "SYS_splice") == 0) {
+        *v = (int64_t)(SYS_splice);
+        return 0;
+    }
+#endif
+#ifdef SYS_stat
+    if (strcasecmp(name, "SYS_stat") == 0) {
+        *v = (int64_t)(SYS_stat);
+        return 0;
+    }
+#endif
+#ifdef SYS_statfs
+    if (strcasecmp(name, "SYS_statfs") == 0) {
+        *v = (int64_t)(SYS_statfs);
+        return 0;
+    }
+#endif
+#ifdef SYS_statx
+    if (strcasecmp(name, "SYS_statx") == 0) {
+        *v = (int64_t)(SYS_statx);
+        return 0;
+    }
+#endif
+#ifdef SYS_swapoff
+    if (strcasecmp(name, "SYS_swapoff") == 0) {
+        *v = (int64_t)(SYS_swapoff);
+        return 0;
+    }
+#endif
+#ifdef SYS_swapon
+    if (strcasecmp(name, "SYS_swapon") == 0) {
+        *v = (int64_t)(SYS_swapon);
+        return 0;
+    }
+#endif
+#ifdef SYS_symlink
+    if (strcasecmp(name, "SYS_symlink") == 0) {
+        *v = (int64_t)(SYS_symlink);
+        return 0;
+    }
+#endif
+#ifdef SYS_symlinkat
+    if (strcasecmp(name, "SYS_symlinkat") == 0) {
+        *v = (int64_t)(SYS_symlinkat);
+        return 0;
+    }
+#endif
+#ifdef SYS_sync
+    if (strcasecmp(name, "SYS_sync") == 0) {
+        *v = (int64_t)(SYS_sync);
+        return 0;
+    }
+#endif
+#ifdef SYS_sync_file_range
+    if (strcasecmp(name, "SYS_sync_file_range") == 0) {
+        *v = (int64_t)(SYS_sync_file_range);
+        return 0;
+    }
+#endif
+#ifdef SYS_syncfs
+    if (strcasecmp(name, "SYS_syncfs") == 0) {
+        *v = (int64_t)(SYS_syncfs);
+        return 0;
+    }
+#endif
+#ifdef SYS_sysfs
+    if (strcasecmp(name, "SYS_sysfs") == 0) {
+        *v = (int64_t)(SYS_sysfs);
+        return 0;
+    }
+#endif
+#ifdef SYS_sysinfo
+    if (strcasecmp(name, "SYS_sysinfo") == 0) {
+        *v = (int64_t)(SYS_sysinfo);
+        return 0;
+    }
+#endif
+#ifdef SYS_syslog
+    if (strcasecmp(name, "SYS_syslog") == 0) {
+        *v = (int64_t)(SYS_syslog);
+        return 0;
+    }
+#endif
+#ifdef SYS_tee
+    if (strcasecmp(name, "SYS_tee") == 0) {
+        *v = (int64_t)(SYS_tee);
+        return 0;
+    }
+#endif
+#ifdef SYS_tgkill
+    if (strcasecmp(name, "SYS_tgkill") == 0) {
+        *v = (int64_t)(SYS_tgkill);
+        return 0;
+    }
+#endif
+#ifdef SYS_time
+    if (strcasecmp(name, "SYS_time") == 0) {
+        *v = (int64_t)(SYS_time);
+        return 0;
+    }
+#endif
+#ifdef SYS_timer_create
+    if (strcasecmp(name, "SYS_timer_create") == 0) {
+        *v = (int64_t)(SYS_timer_create);
+        return 0;
+    }
+#endif
+#ifdef SYS_timer_delete
+    if (strcasecmp(name, "SYS_timer_delete") == 0) {
+        *v = (int64_t)(SYS_timer_delete);
+        return 0;
+    }
+#endif
+#ifdef SYS_timer_getoverrun
+    if (strcasecmp(name, "SYS_timer_getoverrun") == 0) {
+        *v = (int64_t)(SYS_timer_getoverrun);
+        return 0;
+    }
+#endif
+#ifdef SYS_timer_gettime
+    if (strcasecmp(name, "SYS_timer_gettime") == 0) {
+        *v = (int64_t)(SYS_timer_gettime);
+        return 0;
+    }
+#endif
+#ifdef SYS_timer_settime
+    if (strcasecmp(name, "SYS_timer_settime") == 0) {
+        *v = (int64_t)(SYS_timer_settime);
+        return 0;
+    }
+#endif
+#ifdef SYS_timerfd_create
+    if (strcasecmp(name, "SYS_timerfd_create") == 0) {
+        *v = (int64_t)(SYS_timerfd_create);
+        return 0;
+    }
+#endif
+#ifdef SYS_timerfd_gettime
+    if (strcasecmp(name, "SYS_timerfd_gettime") == 0) {
+        *v = (int64_t)(SYS_timerfd_gettime);
+        return 0;
+    }
+#endif
+#ifdef SYS_timerfd_settime
+    if (strcasecmp(name, "SYS_timerfd_settime") == 0) {
+        *v = (int64_t)(SYS_timerfd_settime);
+        return 0;
+    }
+#endif
+#ifdef SYS_times
+    if (strcasecmp(name, "SYS_times") == 0) {
+        *v = (int64_t)(SYS_times);
+        return 0;
+    }
+#endif
+#ifdef SYS_tkill
+    if (strcasecmp(name, "SYS_tkill") == 0) {
+        *v = (int64_t)(SYS_tkill);
+        return 0;
+    }
+#endif
+#ifdef SYS_truncate
+    if (strcasecmp(name, "SYS_truncate") == 0) {
+        *v = (int64_t)(SYS_truncate);
+        return 0;
+    }
+#endif
+#ifdef SYS_tuxcall
+    if (strcasecmp(name, "SYS_tuxcall") == 0) {
+        *v = (int64_t)(SYS_tuxcall);
+        return 0;
+    }
+#endif
+#ifdef SYS_umask
+    if (strcasecmp(name, "SYS_umask") == 0) {
+        *v = (int64_t)(SYS_umask);
+        return 0;
+    }
+#endif
+#ifdef SYS_umount2
+    if (strcasecmp(name, "SYS_umount2") == 0) {
+        *v = (int64_t)(SYS_umount2);
+        return 0;
+    }
+#endif
+#ifdef SYS_uname
+    if (strcasecmp(name, "SYS_uname") == 0) {
+        *v = (int64_t)(SYS_uname);
+        return 0;
+    }
+#endif
+#ifdef SYS_unlink
+    if (strcasecmp(name, "SYS_unlink") == 0) {
+        *v = (int64_t)(SYS_unlink);
+        return 0;
+    }
+#endif
+#ifdef SYS_unlinkat
+    if (strcasecmp(name, "SYS_unlinkat") == 0) {
+        *v = (int64_t)(SYS_unlinkat);
+        return 0;
+    }
+#endif
+#ifdef SYS_unshare
+    if (strcasecmp(name, "SYS_unshare") == 0) {
+        *v = (int64_t)(SYS_unshare);
+        return 0;
+    }
+#endif
+#ifdef SYS_uselib
+    if (strcasecmp(name, "SYS_uselib") == 0) {
+        *v = (int64_t)(SYS_uselib);
+        return 0;
+    }
+#endif
+#ifdef SYS_userfaultfd
+    if (strcasecmp(name, "SYS_userfaultfd") == 0) {
+        *v = (int64_t)(SYS_userfaultfd);
+        return 0;
+    }
+#endif
+#ifdef SYS_ustat
+    if (strcasecmp(name, "SYS_ustat") == 0) {
+        *v = (int64_t)(SYS_ustat);
+        return 0;
+    }
+#endif
+#ifdef SYS_utime
+    if (strcasecmp(name, "SYS_utime") == 0) {
+        *v = (int64_t)(SYS_utime);
+        return 0;
+    }
+#endif
+#ifdef SYS_utimensat
+    if (strcasecmp(name, "SYS_utimensat") == 0) {
+        *v = (int64_t)(SYS_utimensat);
+        return 0;
+    }
+#endif
+#ifdef SYS_utimes
+    if (strcasecmp(name, "SYS_utimes") == 0) {
+        *v = (int64_t)(SYS_utimes);
+        return 0;
+    }
+#endif
+#ifdef SYS_vfork
+    if (strcasecmp(name, "SYS_vfork") == 0) {
+        *v = (int64_t)(SYS_vfork);
+        return 0;
+    }
+#endif
+#ifdef SYS_vhangup
+    if (strcasecmp(name, "SYS_vhangup") == 0) {
+        *v = (int64_t)(SYS_vhangup);
+        return 0;
+    }
+#endif
+#ifdef SYS_vmsplice
+    if (strcasecmp(name, "SYS_vmsplice") == 0) {
+        *v = (int64_t)(SYS_vmsplice);
+        return 0;
+    }
+#endif
+#ifdef SYS_vserver
+    if (strcasecmp(name, "SYS_vserver") == 0) {
+        *v = (int64_t)(SYS_vserver);
+        return 0;
+    }
+#endif
+#ifdef SYS_wait4
+    if (strcasecmp(name, "SYS_wait4") == 0) {
+        *v = (int64_t)(SYS_wait4);
+        return 0;
+    }
+#endif
+#ifdef SYS_waitid
+    if (strcasecmp(name, "SYS_waitid") == 0) {
+        *v = (int64_t)(SYS_waitid);
+        return 0;
+    }
+#endif
+#ifdef SYS_write
+    if (strcasecmp(name, "SYS_write") == 0) {
+        *v = (int64_t)(SYS_write);
+        return 0;
+    }
+#endif
+#ifdef SYS_writev
+    if (strcasecmp(name, "SYS_writev") == 0) {
+        *v = (int64_t)(SYS_writev);
+        return 0;
+    }
+#endif
+    (void)name;
+    (void)v;
+    return -1;
+}
+
+static int ah_const_ioctl(const char *name, int64_t *v)
+{
+#ifdef FIOASYNC
+    if (strcasecmp(name, "FIOASYNC") == 0) {
+        *v = (int64_t)(FIOASYNC);
+        return 0;
+    }
+#endif
+#ifdef FIOCLEX
+    if (strcasecmp(name, "FIOCLEX") == 0) {
+        *v = (int64_t)(FIOCLEX);
+        return 0;
+    }
+#endif
+#ifdef FIOGETOWN
+    if (strcasecmp(name, "FIOGETOWN") == 0) {
+        *v = (int64_t)(FIOGETOWN);
+        return 0;
+    }
+#endif
+#ifdef FIONBIO
+    if (strcasecmp(name, "FIONBIO") == 0) {
+        *v = (int64_t)(FIONBIO);
+        return 0;
+    }
+#endif
+#ifdef FIONCLEX
+    if (strcasecmp(name, "FIONCLEX") == 0) {
+        *v = (int64_t)(FIONCLEX);
+        return 0;
+    }
+#endif
+#ifdef FIONREAD
+    if (strcasecmp(name, "FIONREAD") == 0) {
+        *v = (int64_t)(FIONREAD);
+        return 0;
+    }
+#endif
+#ifdef FIOQSIZE
+    if (strcasecmp(name, "FIOQSIZE") == 0) {
+        *v = (int64_t)(FIOQSIZE);
+        return 0;
+    }
+#endif
+#ifdef FIOSETOWN
+    if (strcasecmp(name, "FIOSETOWN") == 0) {
+        *v = (int64_t)(FIOSETOWN);
+        return 0;
+    }
+#endif
+#ifdef SIOCADDDLCI
+    if (strcasecmp(name, "SIOCADDDLCI") == 0) {
+        *v = (int64_t)(SIOCADDDLCI);
+        return 0;
+    }
+#endif
+#ifdef SIOCADDMULTI
+    if (strcasecmp(name, "SIOCADDMULTI") == 0) {
+        *v = (int64_t)(SIOCADDMULTI);
+        return 0;
+    }
+#endif
+#ifdef SIOCADDRT
+    if (strcasecmp(name, "SIOCADDRT") == 0) {
+        *v = (int64_t)(SIOCADDRT);
+        return 0;
+    }
+#endif
+#ifdef SIOCATMARK
+    if (strcasecmp(name, "SIOCATMARK") == 0) {
+        *v = (int64_t)(SIOCATMARK);
+        return 0;
+    }
+#endif
+#ifdef SIOCBONDCHANGEACTIVE
+    if (strcasecmp(name, "SIOCBONDCHANGEACTIVE") == 0) {
+        *v = (int64_t)(SIOCBONDCHANGEACTIVE);
+        return 0;
+    }
+#endif
+#ifdef SIOCBONDENSLAVE
+    if (strcasecmp(name, "SIOCBONDENSLAVE") == 0) {
+        *v = (int64_t)(SIOCBONDENSLAVE);
+        return 0;
+    }
+#endif
+#ifdef SIOCBONDINFOQUERY
+    if (strcasecmp(name, "SIOCBONDINFOQUERY") == 0) {
+        *v = (int64_t)(SIOCBONDINFOQUERY);
+        return 0;
+    }
+#endif
+#ifdef SIOCBONDRELEASE
+    if (strcasecmp(name, "SIOCBONDRELEASE") == 0) {
+        *v = (int64_t)(SIOCBONDRELEASE);
+        return 0;
+    }
+#endif
+#ifdef SIOCBONDSETHWADDR
+    if (strcasecmp(name, "SIOCBONDSETHWADDR") == 0) {
+        *v = (int64_t)(SIOCBONDSETHWADDR);
+        return 0;
+    }
+#endif
+#ifdef SIOCBONDSLAVEINFOQUERY
+    if (strcasecmp(name, "SIOCBONDSLAVEINFOQUERY") == 0) {
+        *v = (int64_t)(SIOCBONDSLAVEINFOQUERY);
+        return 0;
+    }
+#endif
+#ifdef SIOCBRADDBR
+    if (strcasecmp(name, "SIOCBRADDBR") == 0) {
+        *v = (int64_t)(SIOCBRADDBR);
+        return 0;
+    }
+#endif
+#ifdef SIOCBRADDIF
+    if (strcasecmp(name, "SIOCBRADDIF") == 0) {
+        *v = (int64_t)(SIOCBRADDIF);
+        return 0;
+    }
+#endif
+#ifdef SIOCBRDELBR
+    if (strcasecmp(name, "SIOCBRDELBR") == 0) {
+        *v = (int64_t)(SIOCBRDELBR);
+        return 0;
+    }
+#endif
+#ifdef SIOCBRDELIF
+    if (strcasecmp(name, "SIOCBRDELIF") == 0) {
+        *v = (int64_t)(SIOCBRDELIF);
+        return 0;
+    }
+#endif
+#ifdef SIOCDARP
+    if (strcasecmp(name, "SIOCDARP") == 0) {
+        *v = (int64_t)(SIOCDARP);
+        return 0;
+    }
+#endif
+#ifdef SIOCDELDLCI
+    if (strcasecmp(name, "SIOCDELDLCI") == 0) {
+        *v = (int64_t)(SIOCDELDLCI);
+        return 0;
+    }
+#endif
+#ifdef SIOCDELMULTI
+    if (strcasecmp(name, "SIOCDELMULTI") == 0) {
+        *v = (int64_t)(SIOCDELMULTI);
+        return 0;
+    }
+#endif
+#ifdef SIOCDELRT
+    if (strcasecmp(name, "SIOCDELRT") == 0) {
+        *v = (int64_t)(SIOCDELRT);
+        return 0;
+    }
+#endif
+#ifdef SIOCDEVPRIVATE
+    if (strcasecmp(name, "SIOCDEVPRIVATE") == 0) {
+        *v = (int64_t)(SIOCDEVPRIVATE);
+        return 0;
+    }
+#endif
+#ifdef SIOCDIFADDR
+    if (strcasecmp(name, "SIOCDIFADDR") == 0) {
+        *v = (int64_t)(SIOCDIFADDR);
+        return 0;
+    }
+#endif
+#ifdef SIOCDRARP
+    if (strcasecmp(name, "SIOCDRARP") == 0) {
+        *v = (int64_t)(SIOCDRARP);
+        return 0;
+    }
+#endif
+#ifdef SIOCETHTOOL
+    if (strcasecmp(name, "SIOCETHTOOL") == 0) {
+        *v = (int64_t)(SIOCETHTOOL);
+        return 0;
+    }
+#endif
+#ifdef SIOCGARP
+    if (strcasecmp(name, "SIOCGARP") == 0) {
+        *v = (int64_t)(SIOCGARP);
+        return 0;
+    }
+#endif
+#ifdef SIOCGHWTSTAMP
+    if (strcasecmp(name, "SIOCGHWTSTAMP") == 0) {
+        *v = (int64_t)(SIOCGHWTSTAMP);
+        return 0;
+    }
+#endif
+#ifdef SIOCGIFADDR
+    if (strcasecmp(name, "SIOCGIFADDR") == 0) {
+        *v = (int64_t)(SIOCGIFADDR);
+        return 0;
+    }
+#endif
+#ifdef SIOCGIFBR
+    if (strcasecmp(name, "SIOCGIFBR") == 0) {
+        *v = (int64_t)(SIOCGIFBR);
+        return 0;
+    }
+#endif
+#ifdef SIOCGIFBRDADDR
+    if (strcasecmp(name, "SIOCGIFBRDADDR") == 0) {
+        *v = (int64_t)(SIOCGIFBRDADDR);
+        return 0;
+    }
+#endif
+#ifdef SIOCGIFCONF
+    if (strcasecmp(name, "SIOCGIFCONF") == 0) {
+        *v = (int64_t)(SIOCGIFCONF);
+        return 0;
+    }
+#endif
+#ifdef SIOCGIFCOUNT
+    if (strcasecmp(name, "SIOCGIFCOUNT") == 0) {
+        *v = (int64_t)(SIOCGIFCOUNT);
+        return 0;
+    }
+#endif
+#ifdef SIOCGIFDSTADDR
+    if (strcasecmp(name, "SIOCGIFDSTADDR") == 0) {
+        *v = (int64_t)(SIOCGIFDSTADDR);
+        return 0;
+    }
+#endif
+#ifdef SIOCGIFENCAP
+    if (strcasecmp(name, "SIOCGIFENCAP") == 0) {
+        *v = (int64_t)(SIOCGIFENCAP);
+        return 0;
+    }
+#endif
+#ifdef SIOCGIFFLAGS
+    if (strcasecmp(name, "SIOCGIFFLAGS") == 0) {
+        *v = (int64_t)(SIOCGIFFLAGS);
+        return 0;
+    }
+#endif
+#ifdef SIOCGIFHWADDR
+    if (strcasecmp(name, "SIOCGIFHWADDR") == 0) {
+        *v = (int64_t)(SIOCGIFHWADDR);
+        return 0;
+    }
+#endif
+#ifdef SIOCGIFINDEX
+    if (strcasecmp(name, "SIOCGIFINDEX") == 0) {
+        *v = (int64_t)(SIOCGIFINDEX);
+        return 0;
+    }
+#endif
+#ifdef SIOCGIFMAP
+    if (strcasecmp(name, "SIOCGIFMAP") == 0) {
+        *v = (int64_t)(SIOCGIFMAP);
+        return 0;
+    }
+#endif
+#ifdef SIOCGIFMEM
+    if (strcasecmp(name, "SIOCGIFMEM") == 0) {
+        *v = (int64_t)(SIOCGIFMEM);
+        return 0;
+    }
+#endif
+#ifdef SIOCGIFMETRIC
+    if (strcasecmp(name, "SIOCGIFMETRIC") == 0) {
+        *v = (int64_t)(SIOCGIFMETRIC);
+        return 0;
+    }
+#endif
+#ifdef SIOCGIFMTU
+    if (strcasecmp(name, "SIOCGIFMTU") == 0) {
+        *v = (int64_t)(SIOCGIFMTU);
+        return 0;
+    }
+#endif
+#ifdef SIOCGIFNAME
+    if (strcasecmp(name, "SIOCGIFNAME") == 0) {
+        *v = (int64_t)(SIOCGIFNAME);
+        return 0;
+    }
+#endif
+#ifdef SIOCGIFNETMASK
+    if (strcasecmp(name, "SIOCGIFNETMASK") == 0) {
+        *v = (int64_t)(SIOCGIFNETMASK);
+        return 0;
+    }
+#endif
+#ifdef SIOCGIFPFLAGS
+    if (strcasecmp(name, "SIOCGIFPFLAGS") == 0) {
+        *v = (int64_t)(SIOCGIFPFLAGS);
+        return 0;
+    }
+#endif
+#ifdef SIOCGIFSLAVE
+    if (strcasecmp(name, "SIOCGIFSLAVE") == 0) {
+        *v = (int64_t)(SIOCGIFSLAVE);
+        return 0;
+    }
+#endif
+#ifdef SIOCGIFTXQLEN
+    if (strcasecmp(name, "SIOCGIFTXQLEN") == 0) {
+        *v = (int64_t)(SIOCGIFTXQLEN);
+        return 0;
+    }
+#endif
+#ifdef SIOCGIFVLAN
+    if (strcasecmp(name, "SIOCGIFVLAN") == 0) {
+        *v = (int64_t)(SIOCGIFVLAN);
+        return 0;
+    }
+#endif
+#ifdef SIOCGMIIPHY
+    if (strcasecmp(name, "SIOCGMIIPHY") == 0) {
+        *v = (int64_t)(SIOCGMIIPHY);
+        return 0;
+    }
+#endif
+#ifdef SIOCGMIIREG
+    if (strcasecmp(name, "SIOCGMIIREG") == 0) {
+        *v = (int64_t)(SIOCGMIIREG);
+        return 0;
+    }
+#endif
+#ifdef SIOCGPGRP
+    if (strcasecmp(name, "SIOCGPGRP") == 0) {
+        *v = (int64_t)(SIOCGPGRP);
+        return 0;
+    }
+#endif
+#ifdef SIOCGRARP
+    if (strcasecmp(name, "SIOCGRARP") == 0) {
+        *v = (int64_t)(SIOCGRARP);
+        return 0;
+    }
+#endif
+#ifdef SIOCGSKNS
+    if (strcasecmp(name, "SIOCGSKNS") == 0) {
+        *v = (int64_t)(SIOCGSKNS);
+        return 0;
+    }
+#endif
+#ifdef SIOCGSTAMP
+    if (strcasecmp(name, "SIOCGSTAMP") == 0) {
+        *v = (int64_t)(SIOCGSTAMP);
+        return 0;
+    }
+#endif
+#ifdef SIOCGSTAMPNS
+    if (strcasecmp(name, "SIOCGSTAMPNS") == 0) {
+        *v = (int64_t)(SIOCGSTAMPNS);
+        return 0;
+    }
+#endif
+#ifdef SIOCGSTAMPNS_NEW
+    if (strcasecmp(name, "SIOCGSTAMPNS_NEW") == 0) {
+        *v = (int64_t)(SIOCGSTAMPNS_NEW);
+        return 0;
+    }
+#endif
+#ifdef SIOCGSTAMPNS_OLD
+    if (strcasecmp(name, "SIOCGSTAMPNS_OLD") == 0) {
+        *v = (int64_t)(SIOCGSTAMPNS_OLD);
+        return 0;
+    }
+#endif
+#ifdef SIOCGSTAMP_NEW
+    if (strcasecmp(name, "SIOCGSTAMP_NEW") == 0) {
+        *v = (int64_t)(SIOCGSTAMP_NEW);
+        return 0;
+    }
+#endif
+#ifdef SIOCGSTAMP_OLD
+    if (strcasecmp(name, "SIOCGSTAMP_OLD") == 0) {
+        *v = (int64_t)(SIOCGSTAMP_OLD);
+        return 0;
+    }
+#endif
+#ifdef SIOCINQ
+    if (strcasecmp(name, "SIOCINQ") == 0) {
+        *v = (int64_t)(SIOCINQ);
+        return 0;
+    }
+#endif
+#ifdef SIOCOUTQ
+    if (strcasecmp(name, "SIOCOUTQ") == 0) {
+        *v = (int64_t)(SIOCOUTQ);
+        return 0;
+    }
+#endif
+#ifdef SIOCOUTQNSD
+    if (strcasecmp(name, "SIOCOUTQNSD") == 0) {
+        *v = (int64_t)(SIOCOUTQNSD);
+        return 0;
+    }
+#endif
+#ifdef SIOCPROTOPRIVATE
+    if (strcasecmp(name, "SIOCPROTOPRIVATE") == 0) {
+        *v = (int64_t)(SIOCPROTOPRIVATE);
+        return 0;
+    }
+#endif
+#ifdef SIOCRTMSG
+    if (strcasecmp(name, "SIOCRTMSG") == 0) {
+        *v = (int64_t)(SIOCRTMSG);
+        return 0;
+    }
+#endif
+#ifdef SIOCSARP
+    if (strcasecmp(name, "SIOCSARP") == 0) {
+        *v = (int64_t)(SIOCSARP);
+        return 0;
+    }
+#endif
+#ifdef SIOCSHWTSTAMP
+    if (strcasecmp(name, "SIOCSHWTSTAMP") == 0) {
+        *v = (int64_t)(SIOCSHWTSTAMP);
+        return 0;
+    }
+#endif
+#ifdef SIOCSIFADDR
+    if (strcasecmp(name, "SIOCSIFADDR") == 0) {
+        *v = (int64_t)(SIOCSIFADDR);
+        return 0;
+    }
+#endif
+#ifdef SIOCSIFBR
+    if (strcasecmp(name, "SIOCSIFBR") == 0) {
+        *v = (int64_t)(SIOCSIFBR);
+        return 0;
+    }
+#endif
+#ifdef SIOCSIFBRDADDR
+    if (strcasecmp(name, "SIOCSIFBRDADDR") == 0) {
+        *v = (int64_t)(SIOCSIFBRDADDR);
+        return 0;
+    }
+#endif
+#ifdef SIOCSIFDSTADDR
+    if (strcasecmp(name, "SIOCSIFDSTADDR") == 0) {
+        *v = (int64_t)(SIOCSIFDSTADDR);
+        return 0;
+    }
+#endif
+#ifdef SIOCSIFENCAP
+    if (strcasecmp(name, "SIOCSIFENCAP") == 0) {
+        *v = (int64_t)(SIOCSIFENCAP);
+        return 0;
+    }
+#endif
+#ifdef SIOCSIFFLAGS
+    if (strcasecmp(name, "SIOCSIFFLAGS") == 0) {
+        *v = (int64_t)(SIOCSIFFLAGS);
+        return 0;
+    }
+#endif
+#ifdef SIOCSIFHWADDR
+    if (strcasecmp(name, "SIOCSIFHWADDR") == 0) {
+        *v = (int64_t)(SIOCSIFHWADDR);
+        return 0;
+    }
+#endif
+#ifdef SIOCSIFHWBROADCAST
+    if (strcasecmp(name, "SIOCSIFHWBROADCAST") == 0) {
+        *v = (int64_t)(SIOCSIFHWBROADCAST);
+        return 0;
+    }
+#endif
+#ifdef SIOCSIFLINK
+    if (strcasecmp(name, "SIOCSIFLINK") == 0) {
+        *v = (int64_t)(SIOCSIFLINK);
+        return 0;
+    }
+#endif
+#ifdef SIOCSIFMAP
+    if (strcasecmp(name, "SIOCSIFMAP") == 0) {
+        *v = (int64_t)(SIOCSIFMAP);
+        return 0;
+    }
+#endif
+#ifdef SIOCSIFMEM
+    if (strcasecmp(name, "SIOCSIFMEM") == 0) {
+        *v = (int64_t)(SIOCSIFMEM);
+        return 0;
+    }
+#endif
+#ifdef SIOCSIFMETRIC
+    if (strcasecmp(name, "SIOCSIFMETRIC") == 0) {
+        *v = (int64_t)(SIOCSIFMETRIC);
+        return 0;
+    }
+#endif
+#ifdef SIOCSIFMTU
+    if (strcasecmp(name, "SIOCSIFMTU") == 0) {
+        *v = (int64_t)(SIOCSIFMTU);
+        return 0;
+    }
+#endif
+#ifdef SIOCSIFNAME
+    if (strcasecmp(name, "SIOCSIFNAME") == 0) {
+        *v = (int64_t)(SIOCSIFNAME);
+        return 0;
+    }
+#endif
+#ifdef SIOCSIFNETMASK
+    if (strcasecmp(name, "SIOCSIFNETMASK") == 0) {
+        *v = (int64_t)(SIOCSIFNETMASK);
+        return 0;
+    }
+#endif
+#ifdef SIOCSIFPFLAGS
+    if (strcasecmp(name, "SIOCSIFPFLAGS") == 0) {
+        *v = (int64_t)(SIOCSIFPFLAGS);
+        return 0;
+    }
+#endif
+#ifdef SIOCSIFSLAVE
+    if (strcasecmp(name, "SIOCSIFSLAVE") == 0) {
+        *v = (int64_t)(SIOCSIFSLAVE);
+        return 0;
+    }
+#endif
+#ifdef SIOCSIFTXQLEN
+    if (strcasecmp(name, "SIOCSIFTXQLEN") == 0) {
+        *v = (int64_t)(SIOCSIFTXQLEN);
+        return 0;
+    }
+#endif
+#ifdef SIOCSIFVLAN
+    if (strcasecmp(name, "SIOCSIFVLAN") == 0) {
+        *v = (int64_t)(SIOCSIFVLAN);
+        return 0;
+    }
+#endif
+#ifdef SIOCSMIIREG
+    if (strcasecmp(name, "SIOCSMIIREG") == 0) {
+        *v = (int64_t)(SIOCSMIIREG);
+        return 0;
+    }
+#endif
+#ifdef SIOCSPGRP
+    if (strcasecmp(name, "SIOCSPGRP") == 0) {
+        *v = (int64_t)(SIOCSPGRP);
+        return 0;
+    }
+#endif
+#ifdef SIOCSRARP
+    if (strcasecmp(name, "SIOCSRARP") == 0) {
+        *v = (int64_t)(SIOCSRARP);
+        return 0;
+    }
+#endif
+#ifdef SIOCWANDEV
+    if (strcasecmp(name, "SIOCWANDEV") == 0) {
+        *v = (int64_t)(SIOCWANDEV);
+        return 0;
+    }
+#endif
+#ifdef TCFLSH
+    if (strcasecmp(name, "TCFLSH") == 0) {
+        *v = (int64_t)(TCFLSH);
+        return 0;
+    }
+#endif
+#ifdef TCGETA
+    if (strcasecmp(name, "TCGETA") == 0) {
+        *v = (int64_t)(TCGETA);
+        return 0;
+    }
+#endif
+#ifdef TCGETS
+    if (strcasecmp(name, "TCGETS") == 0) {
+        *v = (int64_t)(TCGETS);
+        return 0;
+    }
+#endif
+#ifdef TCGETX
+    if (strcasecmp(name, "TCGETX") == 0) {
+        *v = (int64_t)(TCGETX);
+        return 0;
+    }
+#endif
+#ifdef TCSBRK
+    if (strcasecmp(name, "TCSBRK") == 0) {
+        *v = (int64_t)(TCSBRK);
+        return 0;
+    }
+#endif
+#ifdef TCSBRKP
+    if (strcasecmp(name, "TCSBRKP") == 0) {
+        *v = (int64_t)(TCSBRKP);
+        return 0;
+    }
+#endif
+#ifdef TCSETA
+    if (strcasecmp(name, "TCSETA") == 0) {
+        *v = (int64_t)(TCSETA);
+        return 0;
+    }
+#endif
+#ifdef TCSETAF
+    if (strcasecmp(name, "TCSETAF") == 0) {
+        *v = (int64_t)(TCSETAF);
+        return 0;
+    }
+#endif
+#ifdef TCSETAW
+    if (strcasecmp(name, "TCSETAW") == 0) {
+        *v = (int64_t)(TCSETAW);
+        return 0;
+    }
+#endif
+#ifdef TCSETS
+    if (strcasecmp(name, "TCSETS") == 0) {
+        *v = (int64_t)(TCSETS);
+        return 0;
+    }
+#endif
+#ifdef TCSETSF
+    if (strcasecmp(name, "TCSETSF") == 0) {
+        *v = (int64_t)(TCSETSF);
+        return 0;
+    }
+#endif
+#ifdef TCSETSW
+    if (strcasecmp(name, "TCSETSW") == 0) {
+        *v = (int64_t)(TCSETSW);
+        return 0;
+    }
+#endif
+#ifdef TCSETX
+    if (strcasecmp(name, "TCSETX") == 0) {
+        *v = (int64_t)(TCSETX);
+        return 0;
+    }
+#endif
+#ifdef TCSETXF
+    if (strcasecmp(name, "TCSETXF") == 0) {
+        *v = (int64_t)(TCSETXF);
+        return 0;
+    }
+#endif
+#ifdef TCSETXW
+    if (strcasecmp(name, "TCSETXW") == 0) {
+        *v = (int64_t)(TCSETXW);
+        return 0;
+    }
+#endif
+#ifdef TCXONC
+    if (strcasecmp(name, "TCXONC") == 0) {
+        *v = (int64_t)(TCXONC);
+        return 0;
+    }
+#endif
+#ifdef TIOCCBRK
+    if (strcasecmp(name, "TIOCCBRK") == 0) {
+        *v = (int64_t)(TIOCCBRK);
+        return 0;
+    }
+#endif
+#ifdef TIOCCONS
+    if (strcasecmp(name, "TIOCCONS") == 0) {
+        *v = (int64_t)(TIOCCONS);
+        return 0;
+    }
+#endif
+#ifdef TIOCEXCL
+    if (strcasecmp(name, "TIOCEXCL") == 0) {
+        *v = (int64_t)(TIOCEXCL);
+        return 0;
+    }
+#endif
+#ifdef TIOCGDEV
+    if (strcasecmp(name, "TIOCGDEV") == 0) {
+        *v = (int64_t)(TIOCGDEV);
+        return 0;
+    }
+#endif
+#ifdef TIOCGETD
+    if (strcasecmp(name, "TIOCGETD") == 0) {
+        *v = (int64_t)(TIOCGETD);
+        return 0;
+    }
+#endif
+#ifdef TIOCGEXCL
+    if (strcasecmp(name, "TIOCGEXCL") == 0) {
+        *v = (int64_t)(TIOCGEXCL);
+        return 0;
+    }
+#endif
+#ifdef TIOCGICOUNT
+    if (strcasecmp(name, "TIOCGICOUNT") == 0) {
+        *v = (int64_t)(TIOCGICOUNT);
+        return 0;
+    }
+#endif
+#ifdef TIOCGLCKTRMIOS
+    if (strcasecmp(name, "TIOCGLCKTRMIOS") == 0) {
+        *v = (int64_t)(TIOCGLCKTRMIOS);
+        return 0;
+    }
+#endif
+#ifdef TIOCGPGRP
+    if (strcasecmp(name, "TIOCGPGRP") == 0) {
+        *v = (int64_t)(TIOCGPGRP);
+        return 0;
+    }
+#endif
+#ifdef TIOCGPKT
+    if (strcasecmp(name, "TIOCGPKT") == 0) {
+        *v = (int64_t)(TIOCGPKT);
+        return 0;
+    }
+#endif
+#ifdef TIOCGPTLCK
+    if (strcasecmp(name, "TIOCGPTLCK") == 0) {
+        *v = (int64_t)(TIOCGPTLCK);
+        return 0;
+    }
+#endif
+#ifdef TIOCGPTN
+    if (strcasecmp(name, "TIOCGPTN") == 0) {
+        *v = (int64_t)(TIOCGPTN);
+        return 0;
+    }
+#endif
+#ifdef TIOCGPTPEER
+    if (strcasecmp(name, "TIOCGPTPEER") == 0) {
+        *v = (int64_t)(TIOCGPTPEER);
+        return 0;
+    }
+#endif
+#ifdef TIOCGRS485
+    if (strcasecmp(name, "TIOCGRS485") == 0) {
+        *v = (int64_t)(TIOCGRS485);
+        return 0;
+    }
+#endif
+#ifdef TIOCGSERIAL
+    if (strcasecmp(name, "TIOCGSERIAL") == 0) {
+        *v = (int64_t)(TIOCGSERIAL);
+        return 0;
+    }
+#endif
+#ifdef TIOCGSID
+    if (strcasecmp(name, "TIOCGSID") == 0) {
+        *v = (int64_t)(TIOCGSID);
+        return 0;
+    }
+#endif
+#ifdef TIOCGSOFTCAR
+    if (strcasecmp(name, "TIOCGSOFTCAR") == 0) {
+        *v = (int64_t)(TIOCGSOFTCAR);
+        return 0;
+    }
+#endif
+#ifdef TIOCGWINSZ
+    if (strcasecmp(name, "TIOCGWINSZ") == 0) {
+        *v = (int64_t)(TIOCGWINSZ);
+        return 0;
+    }
+#endif
+#ifdef TIOCINQ
+    if (strcasecmp(name, "TIOCINQ") == 0) {
+        *v = (int64_t)(TIOCINQ);
+        return 0;
+    }
+#endif
+#ifdef TIOCLINUX
+    if (strcasecmp(name, "TIOCLINUX") == 0) {
+        *v = (int64_t)(TIOCLINUX);
+        return 0;
+    }
+#endif
+#ifdef TIOCMBIC
+    if (strcasecmp(name, "TIOCMBIC") == 0) {
+        *v = (int64_t)(TIOCMBIC);
+        return 0;
+    }
+#endif
+#ifdef TIOCMBIS
+    if (strcasecmp(name, "TIOCMBIS") == 0) {
+        *v = (int64_t)(TIOCMBIS);
+        return 0;
+    }
+#endif
+#ifdef TIOCMGET
+    if (strcasecmp(name, "TIOCMGET") == 0) {
+        *v = (int64_t)(TIOCMGET);
+        return 0;
+    }
+#endif
+#ifdef TIOCMIWAIT
+    if (strcasecmp(name, "TIOCMIWAIT") == 0) {
+        *v = (int64_t)(TIOCMIWAIT);
+        return 0;
+    }
+#endif
+#ifdef TIOCMSET
+    if (strcasecmp(name, "TIOCMSET") == 0) {
+        *v = (int64_t)(TIOCMSET);
+        return 0;
+    }
+#endif
+#ifdef TIOCM_CAR
+    if (strcasecmp(name, "TIOCM_CAR") == 0) {
+        *v = (int64_t)(TIOCM_CAR);
+        return 0;
+    }
+#endif
+#ifdef TIOCM_CD
+    if (strcasecmp(name, "TIOCM_CD") == 0) {
+        *v = (int64_t)(TIOCM_CD);
+        return 0;
+    }
+#endif
+#ifdef TIOCM_CTS
+    if (strcasecmp(name, "TIOCM_CTS") == 0) {
+        *v = (int64_t)(TIOCM_CTS);
+        return 0;
+    }
+#endif
+#ifdef TIOCM_DSR
+    if (strcasecmp(name, "TIOCM_DSR") == 0) {
+        *v = (int64_t)(TIOCM_DSR);
+        return 0;
+    }
+#endif
+#ifdef TIOCM_DTR
+    if (strcasecmp(name, "TIOCM_DTR") == 0) {
+        *v = (int64_t)(TIOCM_DTR);
+        return 0;
+    }
+#endif
+#ifdef TIOCM_LE
+    if (strcasecmp(name, "TIOCM_LE") == 0) {
+        *v = (int64_t)(TIOCM_LE);
+        return 0;
+    }
+#endif
+#ifdef TIOCM_RI
+    if (strcasecmp(name, "TIOCM_RI") == 0) {
+        *v = (int64_t)(TIOCM_RI);
+        return 0;
+    }
+#endif
+#ifdef TIOCM_RNG
+    if (strcasecmp(name, "TIOCM_RNG") == 0) {
+        *v = (int64_t)(TIOCM_RNG);
+        return 0;
+    }
+#endif
+#ifdef TIOCM_RTS
+    if (strcasecmp(name, "TIOCM_RTS") == 0) {
+        *v = (int64_t)(TIOCM_RTS);
+        return 0;
+    }
+#endif
+#ifdef TIOCM_SR
+    if (strcasecmp(name, "TIOCM_SR") == 0) {
+        *v = (int64_t)(TIOCM_SR);
+        return 0;
+    }
+#endif
+#ifdef TIOCM_ST
+    if (strcasecmp(name, "TIOCM_ST") == 0) {
+        *v = (int64_t)(TIOCM_ST);
+        return 0;
+    }
+#endif
+#ifdef TIOCNOTTY
+    if (strcasecmp(name, "TIOCNOTTY") == 0) {
+        *v = (int64_t)(TIOCNOTTY);
+        return 0;
+    }
+#endif
+#ifdef TIOCNXCL
+    if (strcasecmp(name, "TIOCNXCL") == 0) {
+        *v = (int64_t)(TIOCNXCL);
+        return 0;
+    }
+#endif
+#ifdef TIOCOUTQ
+    if (strcasecmp(name, "TIOCOUTQ") == 0) {
+        *v = (int64_t)(TIOCOUTQ);
+        return 0;
+    }
+#endif
+#ifdef TIOCPKT
+    if (strcasecmp(name, "TIOCPKT") == 0) {
+        *v = (int64_t)(TIOCPKT);
+        return 0;
+    }
+#endif
+#ifdef TIOCPKT_DATA
+    if (strcasecmp(name, "TIOCPKT_DATA") == 0) {
+        *v = (int64_t)(TIOCPKT_DATA);
+        return 0;
+    }
+#endif
+#ifdef TIOCPKT_DOSTOP
+    if (strcasecmp(name, "TIOCPKT_DOSTOP") == 0) {
+        *v = (int64_t)(TIOCPKT_DOSTOP);
+        return 0;
+    }
+#endif
+#ifdef TIOCPKT_FLUSHREAD
+    if (strcasecmp(name, "TIOCPKT_FLUSHREAD") == 0) {
+        *v = (int64_t)(TIOCPKT_FLUSHREAD);
+        return 0;
+    }
+#endif
+#ifdef TIOCPKT_FLUSHWRITE
+    if (strcasecmp(name, "TIOCPKT_FLUSHWRITE") == 0) {
+        *v = (int64_t)(TIOCPKT_FLUSHWRITE);
+        return 0;
+    }
+#endif
+#ifdef TIOCPKT_IOCTL
+    if (strcasecmp(name, "TIOCPKT_IOCTL") == 0) {
+        *v = (int64_t)(TIOCPKT_IOCTL);
+        return 0;
+    }
+#endif
+#ifdef TIOCPKT_NOSTOP
+    if (strcasecmp(name, "TIOCPKT_NOSTOP") == 0) {
+        *v = (int64_t)(TIOCPKT_NOSTOP);
+        return 0;
+    }
+#endif
+#ifdef TIOCPKT_START
+    if (strcasecmp(name, "TIOCPKT_START") == 0) {
+        *v = (int64_t)(TIOCPKT_START);
+        return 0;
+    }
+#endif
+#ifdef TIOCPKT_STOP
+    if (strcasecmp(name, "TIOCPKT_STOP") == 0) {
+        *v = (int64_t)(TIOCPKT_STOP);
+        return 0;
+    }
+#endif
+#ifdef TIOCSBRK
+    if (strcasecmp(name, "TIOCSBRK") == 0) {
+        *v = (int64_t)(TIOCSBRK);
+        return 0;
+    }
+#endif
+#ifdef TIOCSCTTY
+    if (strcasecmp(name, "TIOCSCTTY") == 0) {
+        *v = (int64_t)(TIOCSCTTY);
+        return 0;
+    }
+#endif
+#ifdef TIOCSERCONFIG
+    if (strcasecmp(name, "TIOCSERCONFIG") == 0) {
+        *v = (int64_t)(TIOCSERCONFIG);
+        return 0;
+    }
+#endif
+#ifdef TIOCSERGETLSR
+    if (strcasecmp(name, "TIOCSERGETLSR") == 0) {
+        *v = (int64_t)(TIOCSERGETLSR);
+        return 0;
+    }
+#endif
+#ifdef TIOCSERGETMULTI
+    if (strcasecmp(name, "TIOCSERGETMULTI") == 0) {
+        *v = (int64_t)(TIOCSERGETMULTI);
+        return 0;
+    }
+#endif
+#ifdef TIOCSERGSTRUCT
+    if (strcasecmp(name, "TIOCSERGSTRUCT") == 0) {
+        *v = (int64_t)(TIOCSERGSTRUCT);
+        return 0;
+    }
+#endif
+#ifdef TIOCSERGWILD
+    if (strcasecmp(name, "TIOCSERGWILD") == 0) {
+        *v = (int64_t)(TIOCSERGWILD);
+        return 0;
+    }
+#endif
+#ifdef TIOCSERSETMULTI
+    if (strcasecmp(name, "TIOCSERSETMULTI") == 0) {
+        *v = (int64_t)(TIOCSERSETMULTI);
+        return 0;
+    }
+#endif
+#ifdef TIOCSERSWILD
+    if (strcasecmp(name, "TIOCSERSWILD") == 0) {
+        *v = (int64_t)(TIOCSERSWILD);
+        return 0;
+    }
+#endif
+#ifdef TIOCSER_TEMT
+    if (strcasecmp(name, "TIOCSER_TEMT") == 0) {
+        *v = (int64_t)(TIOCSER_TEMT);
+        return 0;
+    }
+#endif
+#ifdef TIOCSETD
+    if (strcasecmp(name, "TIOCSETD") == 0) {
+        *v = (int64_t)(TIOCSETD);
+        return 0;
+    }
+#endif
+#ifdef TIOCSIG
+    if (strcasecmp(name, "TIOCSIG") == 0) {
+        *v = (int64_t)(TIOCSIG);
+        return 0;
+    }
+#endif
+#ifdef TIOCSLCKTRMIOS
+    if (strcasecmp(name, "TIOCSLCKTRMIOS") == 0) {
+        *v = (int64_t)(TIOCSLCKTRMIOS);
+        return 0;
+    }
+#endif
+#ifdef TIOCSPGRP
+    if (strcasecmp(name, "TIOCSPGRP") == 0) {
+        *v = (int64_t)(TIOCSPGRP);
+        return 0;
+    }
+#endif
+#ifdef TIOCSPTLCK
+    if (strcasecmp(name, "TIOCSPTLCK") == 0) {
+        *v = (int64_t)(TIOCSPTLCK);
+        return 0;
+    }
+#endif
+#ifdef TIOCSRS485
+    if (strcasecmp(name, "TIOCSRS485") == 0) {
+        *v = (int64_t)(TIOCSRS485);
+        return 0;
+    }
+#endif
+#ifdef TIOCSSERIAL
+    if (strcasecmp(name, "TIOCSSERIAL") == 0) {
+        *v = (int64_t)(TIOCSSERIAL);
+        return 0;
+    }
+#endif
+#ifdef TIOCSSOFTCAR
+    if (strcasecmp(name, "TIOCSSOFTCAR") == 0) {
+        *v = (int64_t)(TIOCSSOFTCAR);
+        return 0;
+    }
+#endif
+#ifdef TIOCSTI
+    if (strcasecmp(name, "TIOCSTI") == 0) {
+        *v = (int64_t)(TIOCSTI);
+        return 0;
+    }
+#endif
+#ifdef TIOCSWINSZ
+    if (strcasecmp(name, "TIOCSWINSZ") == 0) {
+        *v = (int64_t)(TIOCSWINSZ);
+        return 0;
+    }
+#endif
+#ifdef TIOCVHANGUP
+    if (strcasecmp(name, "TIOCVHANGUP") == 0) {
+        *v = (int64_t)(TIOCVHANGUP);
+        return 0;
+    }
+#endif
+#ifdef TUNATTACHFILTER
+    if (strcasecmp(name, "TUNATTACHFILTER") == 0) {
+        *v = (int64_t)(TUNATTACHFILTER);
+        return 0;
+    }
+#endif
+#ifdef TUNDETACHFILTER
+    if (strcasecmp(name, "TUNDETACHFILTER") == 0) {
+        *v = (int64_t)(TUNDETACHFILTER);
+        return 0;
+    }
+#endif
+#ifdef TUNGETDEVNETNS
+    if (strcasecmp(name, "TUNGETDEVNETNS") == 0) {
+        *v = (int64_t)(TUNGETDEVNETNS);
+        return 0;
+    }
+#endif
+#ifdef TUNGETFEATURES
+    if (strcasecmp(name, "TUNGETFEATURES") == 0) {
+        *v = (int64_t)(TUNGETFEATURES);
+        return 0;
+    }
+#endif
+#ifdef TUNGETFILTER
+    if (strcasecmp(name, "TUNGETFILTER") == 0) {
+        *v = (int64_t)(TUNGETFILTER);
+        return 0;
+    }
+#endif
+#ifdef TUNGETIFF
+    if (strcasecmp(name, "TUNGETIFF") == 0) {
+        *v = (int64_t)(TUNGETIFF);
+        return 0;
+    }
+#endif
+#ifdef TUNGETSNDBUF
+    if (strcasecmp(name, "TUNGETSNDBUF") == 0) {
+        *v = (int64_t)(TUNGETSNDBUF);
+        return 0;
+    }
+#endif
+#ifdef TUNGETVNETBE
+    if (strcasecmp(name, "TUNGETVNETBE") == 0) {
+        *v = (int64_t)(TUNGETVNETBE);
+        return 0;
+    }
+#endif
+#ifdef TUNGETVNETHDRSZ
+    if (strcasecmp(name, "TUNGETVNETHDRSZ") == 0) {
+        *v = (int64_t)(TUNGETVNETHDRSZ);
+        return 0;
+    }
+#endif
+#ifdef TUNGETVNETLE
+    if (strcasecmp(name, "TUNGETVNETLE") == 0) {
+        *v = (int64_t)(TUNGETVNETLE);
+        return 0;
+    }
+#endif
+#ifdef TUNSETCARRIER
+    if (strcasecmp(name, "TUNSETCARRIER") == 0) {
+        *v = (int64_t)(TUNSETCARRIER);
+        return 0;
+    }
+#endif
+#ifdef TUNSETDEBUG
+    if (strcasecmp(name, "TUNSETDEBUG") == 0) {
+        *v = (int64_t)(TUNSETDEBUG);
+        return 0;
+    }
+#endif
+#ifdef TUNSETFILTEREBPF
+    if (strcasecmp(name, "TUNSETFILTEREBPF") == 0) {
+        *v = (int64_t)(TUNSETFILTEREBPF);
+        return 0;
+    }
+#endif
+#ifdef TUNSETGROUP
+    if (strcasecmp(name, "TUNSETGROUP") == 0) {
+        *v = (int64_t)(TUNSETGROUP);
+        return 0;
+    }
+#endif
+#ifdef TUNSETIFF
+    if (strcasecmp(name, "TUNSETIFF") == 0) {
+        *v = (int64_t)(TUNSETIFF);
+        return 0;
+    }
+#endif
+#ifdef TUNSETIFINDEX
+    if (strcasecmp(name, "TUNSETIFINDEX") == 0) {
+        *v = (int64_t)(TUNSETIFINDEX);
+        return 0;
+    }
+#endif
+#ifdef TUNSETLINK
+    if (strcasecmp(name, "TUNSETLINK") == 0) {
+        *v = (int64_t)(TUNSETLINK);
+        return 0;
+    }
+#endif
+#ifdef TUNSETNOCSUM
+    if (strcasecmp(name, "TUNSETNOCSUM") == 0) {
+        *v = (int64_t)(TUNSETNOCSUM);
+        return 0;
+    }
+#endif
+#ifdef TUNSETOFFLOAD
+    if (strcasecmp(name, "TUNSETOFFLOAD") == 0) {
+        *v = (int64_t)(TUNSETOFFLOAD);
+        return 0;
+    }
+#endif
+#ifdef TUNSETOWNER
+    if (strcasecmp(name, "TUNSETOWNER") == 0) {
+        *v = (int64_t)(TUNSETOWNER);
+        return 0;
+    }
+#endif
+#ifdef TUNSETPERSIST
+    if (strcasecmp(name, "TUNSETPERSIST") == 0) {
+        *v = (int64_t)(TUNSETPERSIST);
+        return 0;
+    }
+#endif
+#ifdef TUNSETQUEUE
+    if (strcasecmp(name, "TUNSETQUEUE") == 0) {
+        *v = (int64_t)(TUNSETQUEUE);
+        return 0;
+    }
+#endif
+#ifdef TUNSETSNDBUF
+    if (strcasecmp(name, "TUNSETSNDBUF") == 0) {
+        *v = (int64_t)(TUNSETSNDBUF);
+        return 0;
+    }
+#endif
+#ifdef TUNSETSTEERINGEBPF
+    if (strcasecmp(name, "TUNSETSTEERINGEBPF") == 0) {
+        *v = (int64_t)(TUNSETSTEERINGEBPF);
+        return 0;
+    }
+#endif
+#ifdef TUNSETTXFILTER
+    if (strcasecmp(name, "TUNSETTXFILTER") == 0) {
+        *v = (int64_t)(TUNSETTXFILTER);
+        return 0;
+    }
+#endif
+#ifdef TUNSETVNETBE
+    if (strcasecmp(name, "TUNSETVNETBE") == 0) {
+        *v = (int64_t)(TUNSETVNETBE);
+        return 0;
+    }
+#endif
+#ifdef TUNSETVNETHDRSZ
+    if (strcasecmp(name, "TUNSETVNETHDRSZ") == 0) {
+        *v = (int64_t)(TUNSETVNETHDRSZ);
+        return 0;
+    }
+#endif
+#ifdef TUNSETVNETLE
+    if (strcasecmp(name, "TUNSETVNETLE") == 0) {
+        *v = (int64_t)(TUNSETVNETLE);
+        return 0;
+    }
+#endif
+    (void)name;
+    (void)v;
+    return -1;
+}
+
+static int ah_const_errno(const char *name, int64_t *v)
+{
+#ifdef E2BIG
+    if (strcasecmp(name, "E2BIG") == 0) {
+        *v = (int64_t)(E2BIG);
+        return 0;
+    }
+#endif
+#ifdef EACCES
+    if (strcasecmp(name, "EACCES") == 0) {
+        *v = (int64_t)(EACCES);
+        return 0;
+    }
+#endif
+#ifdef EADDRINUSE
+    if (strcasecmp(name, "EADDRINUSE") == 0) {
+        *v = (int64_t)(EADDRINUSE);
+        return 0;
+    }
+#endif
+#ifdef EADDRNOTAVAIL
+    if (strcasecmp(name, "EADDRNOTAVAIL") == 0) {
+        *v = (int64_t)(EADDRNOTAVAIL);
+        return 0;
+    }
+#endif
+#ifdef EADV
+    if (strcasecmp(name, "EADV") == 0) {
+        *v = (int64_t)(EADV);
+        return 0;
+    }
+#endif
+#ifdef EAFNOSUPPORT
+    if (strcasecmp(name, "EAFNOSUPPORT") == 0) {
+        *v = (int64_t)(EAFNOSUPPORT);
+        return 0;
+    }
+#endif
+#ifdef EAGAIN
+    if (strcasecmp(name, "EAGAIN") == 0) {
+        *v = (int64_t)(EAGAIN);
+        return 0;
+    }
+#endif
+#ifdef EALREADY
+    if (strcasecmp(name, "EALREADY") == 0) {
+        *v = (int64_t)(EALREADY);
+        return 0;
+    }
+#endif
+#ifdef EBADE
+    if (strcasecmp(name, "EBADE") == 0) {
+        *v = (int64_t)(EBADE);
+        return 0;
+    }
+#endif
+#ifdef EBADF
+    if (strcasecmp(name, "EBADF") == 0) {
+        *v = (int64_t)(EBADF);
+        return 0;
+    }
+#endif
+#ifdef EBADFD
+    if (strcasecmp(name, "EBADFD") == 0) {
+        *v = (int64_t)(EBADFD);
+        return 0;
+    }
+#endif
+#ifdef EBADMSG
+    if (strcasecmp(name, "EBADMSG") == 0) {
+        *v = (int64_t)(EBADMSG);
+        return 0;
+    }
+#endif
+#ifdef EBADR
+    if (strcasecmp(name, "EBADR") == 0) {
+        *v = (int64_t)(EBADR);
+        return 0;
+    }
+#endif
+#ifdef EBADRQC
+    if (strcasecmp(name, "EBADRQC") == 0) {
+        *v = (int64_t)(EBADRQC);
+        return 0;
+    }
+#endif
+#ifdef EBADSLT
+    if (strcasecmp(name, "EBADSLT") == 0) {
+        *v = (int64_t)(EBADSLT);
+        return 0;
+    }
+#endif
+#ifdef EBFONT
+    if (strcasecmp(name, "EBFONT") == 0) {
+        *v = (int64_t)(EBFONT);
+        return 0;
+    }
+#endif
+#ifdef EBUSY
+    if (strcasecmp(name, "EBUSY") == 0) {
+        *v = (int64_t)(EBUSY);
+        return 0;
+    }
+#endif
+#ifdef ECANCELED
+    if (strcasecmp(name, "ECANCELED") == 0) {
+        *v = (int64_t)(ECANCELED);
+        return 0;
+    }
+#endif
+#ifdef ECHILD
+    if (strcasecmp(name, "ECHILD") == 0) {
+        *v = (int64_t)(ECHILD);
+        return 0;
+    }
+#endif
+#ifdef ECHRNG
+    if (strcasecmp(name, "ECHRNG") == 0) {
+        *v = (int64_t)(ECHRNG);
+        return 0;
+    }
+#endif
+#ifdef ECOMM
+    if (strcasecmp(name, "ECOMM") == 0) {
+        *v = (int64_t)(ECOMM);
+        return 0;
+    }
+#endif
+#ifdef ECONNABORTED
+    if (strcasecmp(name, "ECONNABORTED") == 0) {
+        *v = (int64_t)(ECONNABORTED);
+        return 0;
+    }
+#endif
+#ifdef ECONNREFUSED
+    if (strcasecmp(name, "ECONNREFUSED") == 0) {
+        *v = (int64_t)(ECONNREFUSED);
+        return 0;
+    }
+#endif
+#ifdef ECONNRESET
+    if (strcasecmp(name, "ECONNRESET") == 0) {
+        *v = (int64_t)(ECONNRESET);
+        return 0;
+    }
+#endif
+#ifdef EDEADLK
+    if (strcasecmp(name, "EDEADLK") == 0) {
+        *v = (int64_t)(EDEADLK);
+        return 0;
+    }
+#endif
+#ifdef EDEADLOCK
+    if (strcasecmp(name, "EDEADLOCK") == 0) {
+        *v = (int64_t)(EDEADLOCK);
+        return 0;
+    }
+#endif
+#ifdef EDESTADDRREQ
+    if (strcasecmp(name, "EDESTADDRREQ") == 0) {
+        *v = (int64_t)(EDESTADDRREQ);
+        return 0;
+    }
+#endif
+#ifdef EDOM
+    if (strcasecmp(name, "EDOM") == 0) {
+        *v = (int64_t)(EDOM);
+        return 0;
+    }
+#endif
+#ifdef EDOTDOT
+    if (strcasecmp(name, "EDOTDOT") == 0) {
+        *v = (int64_t)(EDOTDOT);
+        return 0;
+    }
+#endif
+#ifdef EDQUOT
+    if (strcasecmp(name, "EDQUOT") == 0) {
+        *v = (int64_t)(EDQUOT);
+        return 0;
+    }
+#endif
+#ifdef EEXIST
+    if (strcasecmp(name, "EEXIST") == 0) {
+        *v = (int64_t)(EEXIST);
+        return 0;
+    }
+#endif
+#ifdef EFAULT
+    if (strcasecmp(name, "EFAULT") == 0) {
+        *v = (int64_t)(EFAULT);
+        return 0;
+    }
+#endif
+#ifdef EFBIG
+    if (strcasecmp(name, "EFBIG") == 0) {
+        *v = (int64_t)(EFBIG);
+        return 0;
+    }
+#endif
+#ifdef EHOSTDOWN
+    if (strcasecmp(name, "EHOSTDOWN") == 0) {
+        *v = (int64_t)(EHOSTDOWN);
+        return 0;
+    }
+#endif
+#ifdef EHOSTUNREACH
+    if (strcasecmp(name, "EHOSTUNREACH") == 0) {
+        *v = (int64_t)(EHOSTUNREACH);
+        return 0;
+    }
+#endif
+#ifdef EHWPOISON
+    if (strcasecmp(name, "EHWPOISON") == 0) {
+        *v = (int64_t)(EHWPOISON);
+        return 0;
+    }
+#endif
+#ifdef EIDRM
+    if (strcasecmp(name, "EIDRM") == 0) {
+        *v = (int64_t)(EIDRM);
+        return 0;
+    }
+#endif
+#ifdef EILSEQ
+    if (strcasecmp(name, "EILSEQ") == 0) {
+        *v = (int64_t)(EILSEQ);
+        return 0;
+    }
+#endif
+#ifdef EINPROGRESS
+    if (strcasecmp(name, "EINPROGRESS") == 0) {
+        *v = (int64_t)(EINPROGRESS);
+        return 0;
+    }
+#endif
+#ifdef EINTR
+    if (strcasecmp(name, "EINTR") == 0) {
+        *v = (int64_t)(EINTR);
+        return 0;
+    }
+#endif
+#ifdef EINVAL
+    if (strcasecmp(name, "EINVAL") == 0) {
+        *v = (int64_t)(EINVAL);
+        return 0;
+    }
+#endif
+#ifdef EIO
+    if (strcasecmp(name, "EIO") == 0) {
+        *v = (int64_t)(EIO);
+        return 0;
+    }
+#endif
+#ifdef EISCONN
+    if (strcasecmp(name, "EISCONN") == 0) {
+        *v = (int64_t)(EISCONN);
+        return 0;
+    }
+#endif
+#ifdef EISDIR
+    if (strcasecmp(name, "EISDIR") == 0) {
+        *v = (int64_t)(EISDIR);
+        return 0;
+    }
+#endif
+#ifdef EISNAM
+    if (strcasecmp(name, "EISNAM") == 0) {
+        *v = (int64_t)(EISNAM);
+        return 0;
+    }
+#endif
+#ifdef EKEYEXPIRED
+    if (strcasecmp(name, "EKEYEXPIRED") == 0) {
+        *v = (int64_t)(EKEYEXPIRED);
+        return 0;
+    }
+#endif
+#ifdef EKEYREJECTED
+    if (strcasecmp(name, "EKEYREJECTED") == 0) {
+        *v = (int64_t)(EKEYREJECTED);
+        return 0;
+    }
+#endif
+#ifdef EKEYREVOKED
+    if (strcasecmp(name, "EKEYREVOKED") == 0) {
+        *v = (int64_t)(EKEYREVOKED);
+        return 0;
+    }
+#endif
+#ifdef EL2HLT
+    if (strcasecmp(name, "EL2HLT") == 0) {
+        *v = (int64_t)(EL2HLT);
+        return 0;
+    }
+#endif
+#ifdef EL2NSYNC
+    if (strcasecmp(name, "EL2NSYNC") == 0) {
+        *v = (int64_t)(EL2NSYNC);
+        return 0;
+    }
+#endif
+#ifdef EL3HLT
+    if (strcasecmp(name, "EL3HLT") == 0) {
+        *v = (int64_t)(EL3HLT);
+        return 0;
+    }
+#endif
+#ifdef EL3RST
+    if (strcasecmp(name, "EL3RST") == 0) {
+        *v = (int64_t)(EL3RST);
+        return 0;
+    }
+#endif
+#ifdef ELIBACC
+    if (strcasecmp(name, "ELIBACC") == 0) {
+        *v = (int64_t)(ELIBACC);
+        return 0;
+    }
+#endif
+#ifdef ELIBBAD
+    if (strcasecmp(name, "ELIBBAD") == 0) {
+        *v = (int64_t)(ELIBBAD);
+        return 0;
+    }
+#endif
+#ifdef ELIBEXEC
+    if (strcasecmp(name, "ELIBEXEC") == 0) {
+        *v = (int64_t)(ELIBEXEC);
+        return 0;
+    }
+#endif
+#ifdef ELIBMAX
+    if (strcasecmp(name, "ELIBMAX") == 0) {
+        *v = (int64_t)(ELIBMAX);
+        return 0;
+    }
+#endif
+#ifdef ELIBSCN
+    if (strcasecmp(name, "ELIBSCN") == 0) {
+        *v = (int64_t)(ELIBSCN);
+        return 0;
+    }
+#endif
+#ifdef ELNRNG
+    if (strcasecmp(name, "ELNRNG") == 0) {
+        *v = (int64_t)(ELNRNG);
+        return 0;
+    }
+#endif
+#ifdef ELOOP
+    if (strcasecmp(name, "ELOOP") == 0) {
+        *v = (int64_t)(ELOOP);
+        return 0;
+    }
+#endif
+#ifdef EMEDIUMTYPE
+    if (strcasecmp(name, "EMEDIUMTYPE") == 0) {
+        *v = (int64_t)(EMEDIUMTYPE);
+        return 0;
+    }
+#endif
+#ifdef EMFILE
+    if (strcasecmp(name, "EMFILE") == 0) {
+        *v = (int64_t)(EMFILE);
+        return 0;
+    }
+#endif
+#ifdef EMLINK
+    if (strcasecmp(name, "EMLINK") == 0) {
+        *v = (int64_t)(EMLINK);
+        return 0;
+    }
+#endif
+#ifdef EMSGSIZE
+    if (strcasecmp(name, "EMSGSIZE") == 0) {
+        *v = (int64_t)(EMSGSIZE);
+        return 0;
+    }
+#endif
+#ifdef EMULTIHOP
+    if (strcasecmp(name, "EMULTIHOP") == 0) {
+        *v = (int64_t)(EMULTIHOP);
+        return 0;
+    }
+#endif
+#ifdef ENAMETOOLONG
+    if (strcasecmp(name, "ENAMETOOLONG") == 0) {
+        *v = (int64_t)(ENAMETOOLONG);
+        return 0;
+    }
+#endif
+#ifdef ENAVAIL
+    if (strcasecmp(name, "ENAVAIL") == 0) {
+        *v = (int64_t)(ENAVAIL);
+        return 0;
+    }
+#endif
+#ifdef ENETDOWN
+    if (strcasecmp(name, "ENETDOWN") == 0) {
+        *v = (int64_t)(ENETDOWN);
+        return 0;
+    }
+#endif
+#ifdef ENETRESET
+    if (strcasecmp(name, "ENETRESET") == 0) {
+        *v = (int64_t)(ENETRESET);
+        return 0;
+    }
+#endif
+#ifdef ENETUNREACH
+    if (strcasecmp(name, "ENETUNREACH") == 0) {
+        *v = (int64_t)(ENETUNREACH);
+        return 0;
+    }
+#endif
+#ifdef ENFILE
+    if (strcasecmp(name, "ENFILE") == 0) {
+        *v = (int64_t)(ENFILE);
+        return 0;
+    }
+#endif
+#ifdef ENOANO
+    if (strcasecmp(name, "ENOANO") == 0) {
+        *v = (int64_t)(ENOANO);
+        return 0;
+    }
+#endif
+#ifdef ENOBUFS
+    if (strcasecmp(name, "ENOBUFS") == 0) {
+        *v = (int64_t)(ENOBUFS);
+        return 0;
+    }
+#endif
+#ifdef ENOCSI
+    if (strcasecmp(name, "ENOCSI") == 0) {
+        *v = (int64_t)(ENOCSI);
+        return 0;
+    }
+#endif
+#ifdef ENODATA
+    if (strcasecmp(name, "ENODATA") == 0) {
+        *v = (int64_t)(ENODATA);
+        return 0;
+    }
+#endif
+#ifdef ENODEV
+    if (strcasecmp(name, "ENODEV") == 0) {
+        *v = (int64_t)(ENODEV);
+        return 0;
+    }
+#endif
+#ifdef ENOENT
+    if (strcasecmp(name, "ENOENT") == 0) {
+        *v = (int64_t)(ENOENT);
+        return 0;
+    }
+#endif
+#ifdef ENOEXEC
+    if (strcasecmp(name, "ENOEXEC") == 0) {
+        *v = (int64_t)(ENOEXEC);
+        return 0;
+    }
+#endif
+#ifdef ENOKEY
+    if (strcasecmp(name, "ENOKEY") == 0) {
+        *v = (int64_t)(ENOKEY);
+        return 0;
+    }
+#endif
+#ifdef ENOLCK
+    if (strcasecmp(name, "ENOLCK") == 0) {
+        *v = (int64_t)(ENOLCK);
+        return 0;
+    }
+#endif
+#ifdef ENOLINK
+    if (strcasecmp(name, "ENOLINK") == 0) {
+        *v = (int64_t)(ENOLINK);
+        return 0;
+    }
+#endif
+#ifdef ENOMEDIUM
+    if (strcasecmp(name, "ENOMEDIUM") == 0) {
+        *v = (int64_t)(ENOMEDIUM);
+        return 0;
+    }
+#endif
+#ifdef ENOMEM
+    if (strcasecmp(name, "ENOMEM") == 0) {
+        *v = (int64_t)(ENOMEM);
+        return 0;
+    }
+#endif
+#ifdef ENOMSG
+    if (strcasecmp(name, "ENOMSG") == 0) {
+        *v = (int64_t)(ENOMSG);
+        return 0;
+    }
+#endif
+#ifdef ENONET
+    if (strcasecmp(name, "ENONET") == 0) {
+        *v = (int64_t)(ENONET);
+        return 0;
+    }
+#endif
+#ifdef ENOPKG
+    if (strcasecmp(name, "ENOPKG") == 0) {
+        *v = (int64_t)(ENOPKG);
+        return 0;
+    }
+#endif
+#ifdef ENOPROTOOPT
+    if (strcasecmp(name, "ENOPROTOOPT") == 0) {
+        *v = (int64_t)(ENOPROTOOPT);
+        return 0;
+    }
+#endif
+#ifdef ENOSPC
+    if (strcasecmp(name, "ENOSPC") == 0) {
+        *v = (int64_t)(ENOSPC);
+        return 0;
+    }
+#endif
+#ifdef ENOSR
+    if (strcasecmp(name, "ENOSR") == 0) {
+        *v = (int64_t)(ENOSR);
+        return 0;
+    }
+#endif
+#ifdef ENOSTR
+    if (strcasecmp(name, "ENOSTR") == 0) {
+        *v = (int64_t)(ENOSTR);
+        return 0;
+    }
+#endif
+#ifdef ENOSYS
+    if (strcasecmp(name, "ENOSYS") == 0) {
+        *v = (int64_t)(ENOSYS);
+        return 0;
+    }
+#endif
+#ifdef ENOTBLK
+    if (strcasecmp(name, "ENOTBLK") == 0) {
+        *v = (int64_t)(ENOTBLK);
+        return 0;
+    }
+#endif
+#ifdef ENOTCONN
+    if (strcasecmp(name, "ENOTCONN") == 0) {
+        *v = (int64_t)(ENOTCONN);
+        return 0;
+    }
+#endif
+#ifdef ENOTDIR
+    if (strcasecmp(name, "ENOTDIR") == 0) {
+        *v = (int64_t)(ENOTDIR);
+        return 0;
+    }
+#endif
+#ifdef ENOTEMPTY
+    if (strcasecmp(name, "ENOTEMPTY") == 0) {
+        *v = (int64_t)(ENOTEMPTY);
+        return 0;
+    }
+#endif
+#ifdef ENOTNAM
+    if (strcasecmp(name, "ENOTNAM") == 0) {
+        *v = (int64_t)(ENOTNAM);
+        return 0;
+    }
+#endif
+#ifdef ENOTRECOVERABLE
+    if (strcasecmp(name, "ENOTRECOVERABLE") == 0) {
+        *v = (int64_t)(ENOTRECOVERABLE);
+        return 0;
+    }
+#endif
+#ifdef ENOTSOCK
+    if (strcasecmp(name, "ENOTSOCK") == 0) {
+        *v = (int64_t)(ENOTSOCK);
+        return 0;
+    }
+#endif
+#ifdef ENOTSUP
+    if (strcasecmp(name, "ENOTSUP") == 0) {
+        *v = (int64_t)(ENOTSUP);
+        return 0;
+    }
+#endif
+#ifdef ENOTTY
+    if (strcasecmp(name, "ENOTTY") == 0) {
+        *v = (int64_t)(ENOTTY);
+        return 0;
+    }
+#endif
+#ifdef ENOTUNIQ
+    if (strcasecmp(name, "ENOTUNIQ") == 0) {
+        *v = (int64_t)(ENOTUNIQ);
+        return 0;
+    }
+#endif
+#ifdef ENXIO
+    if (strcasecmp(name, "ENXIO") == 0) {
+        *v = (int64_t)(ENXIO);
+        return 0;
+    }
+#endif
+#ifdef EOPNOTSUPP
+    if (strcasecmp(name, "EOPNOTSUPP") == 0) {
+        *v = (int64_t)(EOPNOTSUPP);
+        return 0;
+    }
+#endif
+#ifdef EOVERFLOW
+    if (strcasecmp(name, "EOVERFLOW") == 0) {
+        *v = (int64_t)(EOVERFLOW);
+        return 0;
+    }
+#endif
+#ifdef EOWNERDEAD
+    if (strcasecmp(name, "EOWNERDEAD") == 0) {
+        *v = (int64_t)(EOWNERDEAD);
+        return 0;
+    }
+#endif
+#ifdef EPERM
+    if (strcasecmp(name, "EPERM") == 0) {
+        *v = (int64_t)(EPERM);
+        return 0;
+    }
+#endif
+#ifdef EPFNOSUPPORT
+    if (strcasecmp(name, "EPFNOSUPPORT") == 0) {
+        *v = (int64_t)(EPFNOSUPPORT);
+        return 0;
+    }
+#endif
+#ifdef EPIPE
+    if (strcasecmp(name, "EPIPE") == 0) {
+        *v = (int64_t)(EPIPE);
+        return 0;
+    }
+#endif
+#ifdef EPROTO
+    if (strcasecmp(name, "EPROTO") == 0) {
+        *v = (int64_t)(EPROTO);
+        return 0;
+    }
+#endif
+#ifdef EPROTONOSUPPORT
+    if (strcasecmp(name, "EPROTONOSUPPORT") == 0) {
+        *v = (int64_t)(EPROTONOSUPPORT);
+        return 0;
+    }
+#endif
+#ifdef EPROTOTYPE
+    if (strcasecmp(name, "EPROTOTYPE") == 0) {
+        *v = (int64_t)(EPROTOTYPE);
+        return 0;
+    }
+#endif
+#ifdef ERANGE
+    if (strcasecmp(name, "ERANGE") == 0) {
+        *v = (int64_t)(ERANGE);
+        return 0;
+    }
+#endif
+#ifdef EREMCHG
+    if (strcasecmp(name, "EREMCHG") == 0) {
+        *v = (int64_t)(EREMCHG);
+        return 0;
+    }
+#endif
+#ifdef EREMOTE
+    if (strcasecmp(name, "EREMOTE") == 0) {
+        *v = (int64_t)(EREMOTE);
+        return 0;
+    }
+#endif
+#ifdef EREMOTEIO
+    if (strcasecmp(name, "EREMOTEIO") == 0) {
+        *v = (int64_t)(EREMOTEIO);
+        return 0;
+    }
+#endif
+#ifdef ERESTART
+    if (strcasecmp(name, "ERESTART") == 0) {
+        *v = (int64_t)(ERESTART);
+        return 0;
+    }
+#endif
+#ifdef ERFKILL
+    if (strcasecmp(name, "ERFKILL") == 0) {
+        *v = (int64_t)(ERFKILL);
+        return 0;
+    }
+#endif
+#ifdef EROFS
+    if (strcasecmp(name, "EROFS") == 0) {
+        *v = (int64_t)(EROFS);
+        return 0;
+    }
+#endif
+#ifdef ESHUTDOWN
+    if (strcasecmp(name, "ESHUTDOWN") == 0) {
+        *v = (int64_t)(ESHUTDOWN);
+        return 0;
+    }
+#endif
+#ifdef ESOCKTNOSUPPORT
+    if (strcasecmp(name, "ESOCKTNOSUPPORT") == 0) {
+        *v = (int64_t)(ESOCKTNOSUPPORT);
+        return 0;
+    }
+#endif
+#ifdef ESPIPE
+    if (strcasecmp(name, "ESPIPE") == 0) {
+        *v = (int64_t)(ESPIPE);
+        return 0;
+    }
+#endif
+#ifdef ESRCH
+    if (strcasecmp(name, "ESRCH") == 0) {
+        *v = (int64_t)(ESRCH);
+        return 0;
+    }
+#endif
+#ifdef ESRMNT
+    if (strcasecmp(name, "ESRMNT") == 0) {
+        *v = (int64_t)(ESRMNT);
+        return 0;
+    }
+#endif
+#ifdef ESTALE
+    if (strcasecmp(name, "ESTALE") == 0) {
+        *v = (int64_t)(ESTALE);
+        return 0;
+    }
+#endif
+#ifdef ESTRPIPE
+    if (strcasecmp(name, "ESTRPIPE") == 0) {
+        *v = (int64_t)(ESTRPIPE);
+        return 0;
+    }
+#endif
+#ifdef ETIME
+    if (strcasecmp(name, "ETIME") == 0) {
+        *v = (int64_t)(ETIME);
+        return 0;
+    }
+#endif
+#ifdef ETIMEDOUT
+    if (strcasecmp(name, "ETIMEDOUT") == 0) {
+        *v = (int64_t)(ETIMEDOUT);
+        return 0;
+    }
+#endif
+#ifdef ETOOMANYREFS
+    if (strcasecmp(name, "ETOOMANYREFS") == 0) {
+        *v = (int64_t)(ETOOMANYREFS);
+        return 0;
+    }
+#endif
+#ifdef ETXTBSY
+    if (strcasecmp(name, "ETXTBSY") == 0) {
+        *v = (int64_t)(ETXTBSY);
+        return 0;
+    }
+#endif
+#ifdef EUCLEAN
+    if (strcasecmp(name, "EUCLEAN") == 0) {
+        *v = (int64_t)(EUCLEAN);
+        return 0;
+    }
+#endif
+#ifdef EUNATCH
+    if (strcasecmp(name, "EUNATCH") == 0) {
+        *v = (int64_t)(EUNATCH);
+        return 0;
+    }
+#endif
+#ifdef EUSERS
+    if (strcasecmp(name, "EUSERS") == 0) {
+        *v = (int64_t)(EUSERS);
+        return 0;
+    }
+#endif
+#ifdef EWOULDBLOCK
+    if (strcasecmp(name, "EWOULDBLOCK") == 0) {
+        *v = (int64_t)(EWOULDBLOCK);
+        return 0;
+    }
+#endif
+#ifdef EXDEV
+    if (strcasecmp(name, "EXDEV") == 0) {
+        *v = (int64_t)(EXDEV);
+        return 0;
+    }
+#endif
+#ifdef EXFULL
+    if (strcasecmp(name, "EXFULL") == 0) {
+        *v = (int64_t)(EXFULL);
+        return 0;
+    }
+#endif
+    (void)name;
+    (void)v;
+    return -1;
+}
+
+static int ah_const_prio(const char *name, int64_t *v)
+{
+#ifdef PRIO_PROCESS
+    if (strcasecmp(name, "PRIO_PROCESS") == 0) {
+        *v = (int64_t)(PRIO_PROCESS);
+        return 0;
+    }
+#endif
+#ifdef PRIO_PGRP
+    if (strcasecmp(name, "PRIO_PGRP") == 0) {
+        *v = (int64_t)(PRIO_PGRP);
+        return 0;
+    }
+#endif
+#ifdef PRIO_USER
+    if (strcasecmp(name, "PRIO_USER") == 0) {
+        *v = (int64_t)(PRIO_USER);
+        return 0;
+    }
+#endif
+    (void)name;
+    (void)v;
+    return -1;
+}
+
+static int ah_const_socket(const char *name, int64_t *v)
+{
+#ifdef AF_UNSPEC
+    if (strcasecmp(name, "AF_UNSPEC") == 0) {
+        *v = (int64_t)(AF_UNSPEC);
+        return 0;
+    }
+#endif
+#ifdef AF_UNIX
+    if (strcasecmp(name, "AF_UNIX") == 0) {
+        *v = (int64_t)(AF_UNIX);
+        return 0;
+    }
+#endif
+#ifdef AF_LOCAL
+    if (strcasecmp(name, "AF_LOCAL") == 0) {
+        *v = (int64_t)(AF_LOCAL);
+        return 0;
+    }
+#endif
+#ifdef AF_INET
+    if (strcasecmp(name, "AF_INET") == 0) {
+        *v = (int64_t)(AF_INET);
+        return 0;
+    }
+#endif
+#ifdef AF_INET6
+    if (strcasecmp(name, "AF_INET6") == 0) {
+        *v = (int64_t)(AF_INET6);
+        return 0;
+    }
+#endif
+#ifdef AF_NETLINK
+    if (strcasecmp(name, "AF_NETLINK") == 0) {
+        *v = (int64_t)(AF_NETLINK);
+        return 0;
+    }
+#endif
+#ifdef AF_PACKET
+    if (strcasecmp(name, "AF_PACKET") == 0) {
+        *v = (int64_t)(AF_PACKET);
+        return 0;
+    }
+#endif
+#ifdef PF_UNSPEC
+    if (strcasecmp(name, "PF_UNSPEC") == 0) {
+        *v = (int64_t)(PF_UNSPEC);
+        return 0;
+    }
+#endif
+#ifdef PF_UNIX
+    if (strcasecmp(name, "PF_UNIX") == 0) {
+        *v = (int64_t)(PF_UNIX);
+        return 0;
+    }
+#endif
+#ifdef PF_LOCAL
+    if (strcasecmp(name, "PF_LOCAL") == 0) {
+        *v = (int64_t)(PF_LOCAL);
+        return 0;
+    }
+#endif
+#ifdef PF_INET
+    if (strcasecmp(name, "PF_INET") == 0) {
+        *v = (int64_t)(PF_INET);
+        return 0;
+    }
+#endif
+#ifdef PF_INET6
+    if (strcasecmp(name, "PF_INET6") == 0) {
+        *v = (int64_t)(PF_INET6);
+        return 0;
+    }
+#endif
+#ifdef PF_NETLINK
+    if (strcasecmp(name, "PF_NETLINK") == 0) {
+        *v = (int64_t)(PF_NETLINK);
+        return 0;
+    }
+#endif
+#ifdef PF_PACKET
+    if (strcasecmp(name, "PF_PACKET") == 0) {
+        *v = (int64_t)(PF_PACKET);
+        return 0;
+    }
+#endif
+#ifdef SOCK_STREAM
+    if (strcasecmp(name, "SOCK_STREAM") == 0) {
+        *v = (int64_t)(SOCK_STREAM);
+        return 0;
+    }
+#endif
+#ifdef SOCK_DGRAM
+    if (strcasecmp(name, "SOCK_DGRAM") == 0) {
+        *v = (int64_t)(SOCK_DGRAM);
+        return 0;
+    }
+#endif
+#ifdef SOCK_RAW
+    if (strcasecmp(name, "SOCK_RAW") == 0) {
+        *v = (int64_t)(SOCK_RAW);
+        return 0;
+    }
+#endif
+#ifdef SOCK_SEQPACKET
+    if (strcasecmp(name, "SOCK_SEQPACKET") == 0) {
+        *v = (int64_t)(SOCK_SEQPACKET);
+        return 0;
+    }
+#endif
+#ifdef SOCK_RDM
+    if (strcasecmp(name, "SOCK_RDM") == 0) {
+        *v = (int64_t)(SOCK_RDM);
+        return 0;
+    }
+#endif
+#ifdef SOCK_NONBLOCK
+    if (strcasecmp(name, "SOCK_NONBLOCK") == 0) {
+        *v = (int64_t)(SOCK_NONBLOCK);
+        return 0;
+    }
+#endif
+#ifdef SOCK_CLOEXEC
+    if (strcasecmp(name, "SOCK_CLOEXEC") == 0) {
+        *v = (int64_t)(SOCK_CLOEXEC);
+        return 0;
+    }
+#endif
+    (void)name;
+    (void)v;
+    return -1;
+}
+
+static int ah_const_wait(const char *name, int64_t *v)
+{
+#ifdef WNOHANG
+    if (strcasecmp(name, "WNOHANG") == 0) {
+        *v = (int64_t)(WNOHANG);
+        return 0;
+    }
+#endif
+#ifdef WUNTRACED
+    if (strcasecmp(name, "WUNTRACED") == 0) {
+        *v = (int64_t)(WUNTRACED);
+        return 0;
+    }
+#endif
+#ifdef WCONTINUED
+    if (strcasecmp(name, "WCONTINUED") == 0) {
+        *v = (int64_t)(WCONTINUED);
+        return 0;
+    }
+#endif
+#ifdef WEXITED
+    if (strcasecmp(name, "WEXITED") == 0) {
+        *v = (int64_t)(WEXITED);
+        return 0;
+    }
+#endif
+#ifdef WSTOPPED
+    if (strcasecmp(name, "WSTOPPED") == 0) {
+        *v = (int64_t)(WSTOPPED);
+        return 0;
+    }
+#endif
+#ifdef WNOWAIT
+    if (strcasecmp(name, "WNOWAIT") == 0) {
+        *v = (int64_t)(WNOWAIT);
+        return 0;
+    }
+#endif
+#ifdef __WALL
+    if (strcasecmp(name, "__WALL") == 0) {
+        *v = (int64_t)(__WALL);
+        return 0;
+    }
+#endif
+#ifdef __WCLONE
+    if (strcasecmp(name, "__WCLONE") == 0) {
+        *v = (int64_t)(__WCLONE);
+        return 0;
+    }
+#endif
+#ifdef __WNOTHREAD
+    if (strcasecmp(name, "__WNOTHREAD") == 0) {
+        *v = (int64_t)(__WNOTHREAD);
+        return 0;
+    }
+#endif
+    (void)name;
+    (void)v;
+    return -1;
+}
+
+static const char *ah_const_signal_name(int64_t v)
+{
+    /* the first name in the table wins when several share a value */
+#ifdef SIGHUP
+    if (v == (int64_t)(SIGHUP))
+        return "SIGHUP";
+#endif
+#ifdef SIGINT
+    if (v == (int64_t)(SIGINT))
+        return "SIGINT";
+#endif
+#ifdef SIGQUIT
+    if (v == (int64_t)(SIGQUIT))
+        return "SIGQUIT";
+#endif
+#ifdef SIGILL
+    if (v == (int64_t)(SIGILL))
+        return "SIGILL";
+#endif
+#ifdef SIGTRAP
+    if (v == (int64_t)(SIGTRAP))
+        return "SIGTRAP";
+#endif
+#ifdef SIGABRT
+    if (v == (int64_t)(SIGABRT))
+        return "SIGABRT";
+#endif
+#ifdef SIGIOT
+    if (v == (int64_t)(SIGIOT))
+        return "SIGIOT";
+#endif
+#ifdef SIGBUS
+    if (v == (int64_t)(SIGBUS))
+        return "SIGBUS";
+#endif
+#ifdef SIGFPE
+    if (v == (int64_t)(SIGFPE))
+        return "SIGFPE";
+#endif
+#ifdef SIGKILL
+    if (v == (int64_t)(SIGKILL))
+        return "SIGKILL";
+#endif
+#ifdef SIGUSR1
+    if (v == (int64_t)(SIGUSR1))
+        return "SIGUSR1";
+#endif
+#ifdef SIGSEGV
+    if (v == (int64_t)(SIGSEGV))
+        return "SIGSEGV";
+#endif
+#ifdef SIGUSR2
+    if (v == (int64_t)(SIGUSR2))
+        return "SIGUSR2";
+#endif
+#ifdef SIGPIPE
+    if (v == (int64_t)(SIGPIPE))
+        return "SIGPIPE";
+#endif
+#ifdef SIGALRM
+    if (v == (int64_t)(SIGALRM))
+        return "SIGALRM";
+#endif
+#ifdef SIGTERM
+    if (v == (int64_t)(SIGTERM))
+        return "SIGTERM";
+#endif
+#ifdef SIGSTKFLT
+    if (v == (int64_t)(SIGSTKFLT))
+        return "SIGSTKFLT";
+#endif
+#ifdef SIGCHLD
+    if (v == (int64_t)(SIGCHLD))
+        return "SIGCHLD";
+#endif
+#ifdef SIGCONT
+    if (v == (int64_t)(SIGCONT))
+        return "SIGCONT";
+#endif
+#ifdef SIGSTOP
+    if (v == (int64_t)(SIGSTOP))
+        return "SIGSTOP";
+#endif
+#ifdef SIGTSTP
+    if (v == (int64_t)(SIGTSTP))
+        return "SIGTSTP";
+#endif
+#ifdef SIGTTIN
+    if (v == (int64_t)(SIGTTIN))
+        return "SIGTTIN";
+#endif
+#ifdef SIGTTOU
+    if (v == (int64_t)(SIGTTOU))
+        return "SIGTTOU";
+#endif
+#ifdef SIGURG
+    if (v == (int64_t)(SIGURG))
+        return "SIGURG";
+#endif
+#ifdef SIGXCPU
+    if (v == (int64_t)(SIGXCPU))
+        return "SIGXCPU";
+#endif
+#ifdef SIGXFSZ
+    if (v == (int64_t)(SIGXFSZ))
+        return "SIGXFSZ";
+#endif
+#ifdef SIGVTALRM
+    if (v == (int64_t)(SIGVTALRM))
+        return "SIGVTALRM";
+#endif
+#ifdef SIGPROF
+    if (v == (int64_t)(SIGPROF))
+        return "SIGPROF";
+#endif
+#ifdef SIGWINCH
+    if (v == (int64_t)(SIGWINCH))
+        return "SIGWINCH";
+#endif
+#ifdef SIGIO
+    if (v == (int64_t)(SIGIO))
+        return "SIGIO";
+#endif
+#ifdef SIGPOLL
+    if (v == (int64_t)(SIGPOLL))
+        return "SIGPOLL";
+#endif
+#ifdef SIGPWR
+    if (v == (int64_t)(SIGPWR))
+        return "SIGPWR";
+#endif
+#ifdef SIGSYS
+    if (v == (int64_t)(SIGSYS))
+        return "SIGSYS";
+#endif
+#ifdef SIGRTMIN
+    if (v == (int64_t)(SIGRTMIN))
+        return "SIGRTMIN";
+#endif
+#ifdef SIGRTMAX
+    if (v == (int64_t)(SIGRTMAX))
+        return "SIGRTMAX";
+#endif
+    (void)v;
+    return NULL;
+}
+
+static const char *ah_const_clone_name(int64_t v)
+{
+    /* the first name in the table wins when several share a value */
+#ifdef CLONE_NEWNS
+    if (v == (int64_t)(CLONE_NEWNS))
+        return "CLONE_NEWNS";
+#endif
+#ifdef CLONE_NEWCGROUP
+    if (v == (int64_t)(CLONE_NEWCGROUP))
+        return "CLONE_NEWCGROUP";
+#endif
+#ifdef CLONE_NEWUTS
+    if (v == (int64_t)(CLONE_NEWUTS))
+        return "CLONE_NEWUTS";
+#endif
+#ifdef CLONE_NEWIPC
+    if (v == (int64_t)(CLONE_NEWIPC))
+        return "CLONE_NEWIPC";
+#endif
+#ifdef CLONE_NEWUSER
+    if (v == (int64_t)(CLONE_NEWUSER))
+        return "CLONE_NEWUSER";
+#endif
+#ifdef CLONE_NEWPID
+    if (v == (int64_t)(CLONE_NEWPID))
+        return "CLONE_NEWPID";
+#endif
+#ifdef CLONE_NEWNET
+    if (v == (int64_t)(CLONE_NEWNET))
+        return "CLONE_NEWNET";
+#endif
+#ifdef CLONE_NEWTIME
+    if (v == (int64_t)(CLONE_NEWTIME))
+        return "CLONE_NEWTIME";
+#endif
+    (void)v;
+    return NULL;
+}
+
+static const char *ah_const_file_name(int64_t v)
+{
+    /* the first name in the table wins when several share a value */
+#ifdef O_RDONLY
+    if (v == (int64_t)(O_RDONLY))
+        return "O_RDONLY";
+#endif
+#ifdef O_WRONLY
+    if (v == (int64_t)(O_WRONLY))
+        return "O_WRONLY";
+#endif
+#ifdef O_RDWR
+    if (v == (int64_t)(O_RDWR))
+        return "O_RDWR";
+#endif
+#ifdef O_APPEND
+    if (v == (int64_t)(O_APPEND))
+        return "O_APPEND";
+#endif
+#ifdef O_ASYNC
+    if (v == (int64_t)(O_ASYNC))
+        return "O_ASYNC";
+#endif
+#ifdef O_CLOEXEC
+    if (v == (int64_t)(O_CLOEXEC))
+        return "O_CLOEXEC";
+#endif
+#ifdef O_CREAT
+    if (v == (int64_t)(O_CREAT))
+        return "O_CREAT";
+#endif
+#ifdef O_DIRECT
+    if (v == (int64_t)(O_DIRECT))
+        return "O_DIRECT";
+#endif
+#ifdef O_DIRECTORY
+    if (v == (int64_t)(O_DIRECTORY))
+        return "O_DIRECTORY";
+#endif
+#ifdef O_DSYNC
+    if (v == (int64_t)(O_DSYNC))
+        return "O_DSYNC";
+#endif
+#ifdef O_EXCL
+    if (v == (int64_t)(O_EXCL))
+        return "O_EXCL";
+#endif
+#ifdef O_LARGEFILE
+    if (v == (int64_t)(O_LARGEFILE))
+        return "O_LARGEFILE";
+#endif
+#ifdef O_NOATIME
+    if (v == (int64_t)(O_NOATIME))
+        return "O_NOATIME";
+#endif
+#ifdef O_NOCTTY
+    if (v == (int64_t)(O_NOCTTY))
+        return "O_NOCTTY";
+#endif
+#ifdef O_NOFOLLOW
+    if (v == (int64_t)(O_NOFOLLOW))
+        return "O_NOFOLLOW";
+#endif
+#ifdef O_NONBLOCK
+    if (v == (int64_t)(O_NONBLOCK))
+        return "O_NONBLOCK";
+#endif
+#ifdef O_NDELAY
+    if (v == (int64_t)(O_NDELAY))
+        return "O_NDELAY";
+#endif
+#ifdef O_PATH
+    if (v == (int64_t)(O_PATH))
+        return "O_PATH";
+#endif
+#ifdef O_SYNC
+    if (v == (int64_t)(O_SYNC))
+        return "O_SYNC";
+#endif
+#ifdef O_TMPFILE
+    if (v == (int64_t)(O_TMPFILE))
+        return "O_TMPFILE";
+#endif
+#ifdef O_TRUNC
+    if (v == (int64_t)(O_TRUNC))
+        return "O_TRUNC";
+#endif
+    (void)v;
+    return NULL;
+}
+
+static const char *ah_const_fcntl_name(int64_t v)
+{
+    /* the first name in the table wins when several share a value */
+#ifdef F_GETFD
+    if (v == (int64_t)(F_GETFD))
+        return "F_GETFD";
+#endif
+#ifdef F_SETFD
+    if (v == (int64_t)(F_SETFD))
+        return "F_SETFD";
+#endif
+#ifdef F_GETFL
+    if (v == (int64_t)(F_GETFL))
+        return "F_GETFL";
+#endif
+#ifdef F_SETFL
+    if (v == (int64_t)(F_SETFL))
+        return "F_SETFL";
+#endif
+#ifdef FD_CLOEXEC
+    if (v == (int64_t)(FD_CLOEXEC))
+        return "FD_CLOEXEC";
+#endif
+#ifdef F_DUPFD
+    if (v == (int64_t)(F_DUPFD))
+        return "F_DUPFD";
+#endif
+#ifdef F_DUPFD_CLOEXEC
+    if (v == (int64_t)(F_DUPFD_CLOEXEC))
+        return "F_DUPFD_CLOEXEC";
+#endif
+#ifdef F_GETPIPE_SZ
+    if (v == (int64_t)(F_GETPIPE_SZ))
+        return "F_GETPIPE_SZ";
+#endif
+#ifdef F_SETPIPE_SZ
+    if (v == (int64_t)(F_SETPIPE_SZ))
+        return "F_SETPIPE_SZ";
+#endif
+    (void)v;
+    return NULL;
+}
+
+static const char *ah_const_rlimit_name(int64_t v)
+{
+    /* the first name in the table wins when several share a value */
+#ifdef RLIMIT_AS
+    if (v == (int64_t)(RLIMIT_AS))
+        return "RLIMIT_AS";
+#endif
+#ifdef RLIMIT_CORE
+    if (v == (int64_t)(RLIMIT_CORE))
+        return "RLIMIT_CORE";
+#endif
+#ifdef RLIMIT_CPU
+    if (v == (int64_t)(RLIMIT_CPU))
+        return "RLIMIT_CPU";
+#endif
+#ifdef RLIMIT_DATA
+    if (v == (int64_t)(RLIMIT_DATA))
+        return "RLIMIT_DATA";
+#endif
+#ifdef RLIMIT_FSIZE
+    if (v == (int64_t)(RLIMIT_FSIZE))
+        return "RLIMIT_FSIZE";
+#endif
+#ifdef RLIMIT_LOCKS
+    if (v == (int64_t)(RLIMIT_LOCKS))
+        return "RLIMIT_LOCKS";
+#endif
+#ifdef RLIMIT_MEMLOCK
+    if (v == (int64_t)(RLIMIT_MEMLOCK))
+        return "RLIMIT_MEMLOCK";
+#endif
+#ifdef RLIMIT_MSGQUEUE
+    if (v == (int64_t)(RLIMIT_MSGQUEUE))
+        return "RLIMIT_MSGQUEUE";
+#endif
+#ifdef RLIMIT_NICE
+    if (v == (int64_t)(RLIMIT_NICE))
+        return "RLIMIT_NICE";
+#endif
+#ifdef RLIMIT_NOFILE
+    if (v == (int64_t)(RLIMIT_NOFILE))
+        return "RLIMIT_NOFILE";
+#endif
+#ifdef RLIMIT_NPROC
+    if (v == (int64_t)(RLIMIT_NPROC))
+        return "RLIMIT_NPROC";
+#endif
+#ifdef RLIMIT_RSS
+    if (v == (int64_t)(RLIMIT_RSS))
+        return "RLIMIT_RSS";
+#endif
+#ifdef RLIMIT_RTPRIO
+    if (v == (int64_t)(RLIMIT_RTPRIO))
+        return "RLIMIT_RTPRIO";
+#endif
+#ifdef RLIMIT_RTTIME
+    if (v == (int64_t)(RLIMIT_RTTIME))
+        return "RLIMIT_RTTIME";
+#endif
+#ifdef RLIMIT_SIGPENDING
+    if (v == (int64_t)(RLIMIT_SIGPENDING))
+        return "RLIMIT_SIGPENDING";
+#endif
+#ifdef RLIMIT_STACK
+    if (v == (int64_t)(RLIMIT_STACK))
+        return "RLIMIT_STACK";
+#endif
+    (void)v;
+    return NULL;
+}
+
+static const char *ah_const_mount_name(int64_t v)
+{
+    /* the first name in the table wins when several share a value */
+#ifdef MNT_DETACH
+    if (v == (int64_t)(MNT_DETACH))
+        return "MNT_DETACH";
+#endif
+#ifdef MNT_EXPIRE
+    if (v == (int64_t)(MNT_EXPIRE))
+        return "MNT_EXPIRE";
+#endif
+#ifdef MNT_FORCE
+    if (v == (int64_t)(MNT_FORCE))
+        return "MNT_FORCE";
+#endif
+#ifdef MS_ACTIVE
+    if (v == (int64_t)(MS_ACTIVE))
+        return "MS_ACTIVE";
+#endif
+#ifdef MS_BIND
+    if (v == (int64_t)(MS_BIND))
+        return "MS_BIND";
+#endif
+#ifdef MS_BORN
+    if (v == (int64_t)(MS_BORN))
+        return "MS_BORN";
+#endif
+#ifdef MS_DIRSYNC
+    if (v == (int64_t)(MS_DIRSYNC))
+        return "MS_DIRSYNC";
+#endif
+#ifdef MS_I_VERSION
+    if (v == (int64_t)(MS_I_VERSION))
+        return "MS_I_VERSION";
+#endif
+#ifdef MS_KERNMOUNT
+    if (v == (int64_t)(MS_KERNMOUNT))
+        return "MS_KERNMOUNT";
+#endif
+#ifdef MS_LAZYTIME
+    if (v == (int64_t)(MS_LAZYTIME))
+        return "MS_LAZYTIME";
+#endif
+#ifdef MS_MANDLOCK
+    if (v == (int64_t)(MS_MANDLOCK))
+        return "MS_MANDLOCK";
+#endif
+#ifdef MS_MGC_MSK
+    if (v == (int64_t)(MS_MGC_MSK))
+        return "MS_MGC_MSK";
+#endif
+#ifdef MS_MGC_VAL
+    if (v == (int64_t)(MS_MGC_VAL))
+        return "MS_MGC_VAL";
+#endif
+#ifdef MS_MOVE
+    if (v == (int64_t)(MS_MOVE))
+        return "MS_MOVE";
+#endif
+#ifdef MS_NOATIME
+    if (v == (int64_t)(MS_NOATIME))
+        return "MS_NOATIME";
+#endif
+#ifdef MS_NODEV
+    if (v == (int64_t)(MS_NODEV))
+        return "MS_NODEV";
+#endif
+#ifdef MS_NODIRATIME
+    if (v == (int64_t)(MS_NODIRATIME))
+        return "MS_NODIRATIME";
+#endif
+#ifdef MS_NOEXEC
+    if (v == (int64_t)(MS_NOEXEC))
+        return "MS_NOEXEC";
+#endif
+#ifdef MS_NOREMOTELOCK
+    if (v == (int64_t)(MS_NOREMOTELOCK))
+        return "MS_NOREMOTELOCK";
+#endif
+#ifdef MS_NOSEC
+    if (v == (int64_t)(MS_NOSEC))
+        return "MS_NOSEC";
+#endif
+#ifdef MS_NOSUID
+    if (v == (int64_t)(MS_NOSUID))
+        return "MS_NOSUID";
+#endif
+#ifdef MS_NOSYMFOLLOW
+    if (v == (int64_t)(MS_NOSYMFOLLOW))
+        return "MS_NOSYMFOLLOW";
+#endif
+#ifdef MS_NOUSER
+    if (v == (int64_t)(MS_NOUSER))
+        return "MS_NOUSER";
+#endif
+#ifdef MS_POSIXACL
+    if (v == (int64_t)(MS_POSIXACL))
+        return "MS_POSIXACL";
+#endif
+#ifdef MS_PRIVATE
+    if (v == (int64_t)(MS_PRIVATE))
+        return "MS_PRIVATE";
+#endif
+#ifdef MS_RDONLY
+    if (v == (int64_t)(MS_RDONLY))
+        return "MS_RDONLY";
+#endif
+#ifdef MS_REC
+    if (v == (int64_t)(MS_REC))
+        return "MS_REC";
+#endif
+#ifdef MS_RELATIME
+    if (v == (int64_t)(MS_RELATIME))
+        return "MS_RELATIME";
+#endif
+#ifdef MS_REMOUNT
+    if (v == (int64_t)(MS_REMOUNT))
+        return "MS_REMOUNT";
+#endif
+#ifdef MS_RMT_MASK
+    if (v == (int64_t)(MS_RMT_MASK))
+        return "MS_RMT_MASK";
+#endif
+#ifdef MS_SHARED
+    if (v == (int64_t)(MS_SHARED))
+        return "MS_SHARED";
+#endif
+#ifdef MS_SILENT
+    if (v == (int64_t)(MS_SILENT))
+        return "MS_SILENT";
+#endif
+#ifdef MS_SLAVE
+    if (v == (int64_t)(MS_SLAVE))
+        return "MS_SLAVE";
+#endif
+#ifdef MS_STRICTATIME
+    if (v == (int64_t)(MS_STRICTATIME))
+        return "MS_STRICTATIME";
+#endif
+#ifdef MS_SUBMOUNT
+    if (v == (int64_t)(MS_SUBMOUNT))
+        return "MS_SUBMOUNT";
+#endif
+#ifdef MS_SYNCHRONOUS
+    if (v == (int64_t)(MS_SYNCHRONOUS))
+        return "MS_SYNCHRONOUS";
+#endif
+#ifdef MS_UNBINDABLE
+    if (v == (int64_t)(MS_UNBINDABLE))
+        return "MS_UNBINDABLE";
+#endif
+#ifdef MS_VERBOSE
+    if (v == (int64_t)(MS_VERBOSE))
+        return "MS_VERBOSE";
+#endif
+#ifdef UMOUNT_NOFOLLOW
+    if (v == (int64_t)(UMOUNT_NOFOLLOW))
+        return "UMOUNT_NOFOLLOW";
+#endif
+    (void)v;
+    return NULL;
+}
+
+static const char *ah_const_prctl_name(int64_t v)
+{
+    /* the first name in the table wins when several share a value */
+#ifdef PR_CAPBSET_DROP
+    if (v == (int64_t)(PR_CAPBSET_DROP))
+        return "PR_CAPBSET_DROP";
+#endif
+#ifdef PR_CAPBSET_READ
+    if (v == (int64_t)(PR_CAPBSET_READ))
+        return "PR_CAPBSET_READ";
+#endif
+#ifdef PR_CAP_AMBIENT
+    if (v == (int64_t)(PR_CAP_AMBIENT))
+        return "PR_CAP_AMBIENT";
+#endif
+#ifdef PR_CAP_AMBIENT_CLEAR_ALL
+    if (v == (int64_t)(PR_CAP_AMBIENT_CLEAR_ALL))
+        return "PR_CAP_AMBIENT_CLEAR_ALL";
+#endif
+#ifdef PR_CAP_AMBIENT_IS_SET
+    if (v == (int64_t)(PR_CAP_AMBIENT_IS_SET))
+        return "PR_CAP_AMBIENT_IS_SET";
+#endif
+#ifdef PR_CAP_AMBIENT_LOWER
+    if (v == (int64_t)(PR_CAP_AMBIENT_LOWER))
+        return "PR_CAP_AMBIENT_LOWER";
+#endif
+#ifdef PR_CAP_AMBIENT_RAISE
+    if (v == (int64_t)(PR_CAP_AMBIENT_RAISE))
+        return "PR_CAP_AMBIENT_RAISE";
+#endif
+#ifdef PR_ENDIAN_BIG
+    if (v == (int64_t)(PR_ENDIAN_BIG))
+        return "PR_ENDIAN_BIG";
+#endif
+#ifdef PR_ENDIAN_LITTLE
+    if (v == (int64_t)(PR_ENDIAN_LITTLE))
+        return "PR_ENDIAN_LITTLE";
+#endif
+#ifdef PR_ENDIAN_PPC_LITTLE
+    if (v == (int64_t)(PR_ENDIAN_PPC_LITTLE))
+        return "PR_ENDIAN_PPC_LITTLE";
+#endif
+#ifdef PR_FPEMU_NOPRINT
+    if (v == (int64_t)(PR_FPEMU_NOPRINT))
+        return "PR_FPEMU_NOPRINT";
+#endif
+#ifdef PR_FPEMU_SIGFPE
+    if (v == (int64_t)(PR_FPEMU_SIGFPE))
+        return "PR_FPEMU_SIGFPE";
+#endif
+#ifdef PR_FP_EXC_ASYNC
+    if (v == (int64_t)(PR_FP_EXC_ASYNC))
+        return "PR_FP_EXC_ASYNC";
+#endif
+#ifdef PR_FP_EXC_DISABLED
+    if (v == (int64_t)(PR_FP_EXC_DISABLED))
+        return "PR_FP_EXC_DISABLED";
+#endif
+#ifdef PR_FP_EXC_DIV
+    if (v == (int64_t)(PR_FP_EXC_DIV))
+        return "PR_FP_EXC_DIV";
+#endif
+#ifdef PR_FP_EXC_INV
+    if (v == (int64_t)(PR_FP_EXC_INV))
+        return "PR_FP_EXC_INV";
+#endif
+#ifdef PR_FP_EXC_NONRECOV
+    if (v == (int64_t)(PR_FP_EXC_NONRECOV))
+        return "PR_FP_EXC_NONRECOV";
+#endif
+#ifdef PR_FP_EXC_OVF
+    if (v == (int64_t)(PR_FP_EXC_OVF))
+        return "PR_FP_EXC_OVF";
+#endif
+#ifdef PR_FP_EXC_PRECISE
+    if (v == (int64_t)(PR_FP_EXC_PRECISE))
+        return "PR_FP_EXC_PRECISE";
+#endif
+#ifdef PR_FP_EXC_RES
+    if (v == (int64_t)(PR_FP_EXC_RES))
+        return "PR_FP_EXC_RES";
+#endif
+#ifdef PR_FP_EXC_SW_ENABLE
+    if (v == (int64_t)(PR_FP_EXC_SW_ENABLE))
+        return "PR_FP_EXC_SW_ENABLE";
+#endif
+#ifdef PR_FP_EXC_UND
+    if (v == (int64_t)(PR_FP_EXC_UND))
+        return "PR_FP_EXC_UND";
+#endif
+#ifdef PR_FP_MODE_FR
+    if (v == (int64_t)(PR_FP_MODE_FR))
+        return "PR_FP_MODE_FR";
+#endif
+#ifdef PR_FP_MODE_FRE
+    if (v == (int64_t)(PR_FP_MODE_FRE))
+        return "PR_FP_MODE_FRE";
+#endif
+#ifdef PR_GET_CHILD_SUBREAPER
+    if (v == (int64_t)(PR_GET_CHILD_SUBREAPER))
+        return "PR_GET_CHILD_SUBREAPER";
+#endif
+#ifdef PR_GET_DUMPABLE
+    if (v == (int64_t)(PR_GET_DUMPABLE))
+        return "PR_GET_DUMPABLE";
+#endif
+#ifdef PR_GET_ENDIAN
+    if (v == (int64_t)(PR_GET_ENDIAN))
+        return "PR_GET_ENDIAN";
+#endif
+#ifdef PR_GET_FPEMU
+    if (v == (int64_t)(PR_GET_FPEMU))
+        return "PR_GET_FPEMU";
+#endif
+#ifdef PR_GET_FPEXC
+    if (v == (int64_t)(PR_GET_FPEXC))
+        return "PR_GET_FPEXC";
+#endif
+#ifdef PR_GET_FP_MODE
+    if (v == (int64_t)(PR_GET_FP_MODE))
+        return "PR_GET_FP_MODE";
+#endif
+#ifdef PR_GET_IO_FLUSHER
+    if (v == (int64_t)(PR_GET_IO_FLUSHER))
+        return "PR_GET_IO_FLUSHER";
+#endif
+#ifdef PR_GET_KEEPCAPS
+    if (v == (int64_t)(PR_GET_KEEPCAPS))
+        return "PR_GET_KEEPCAPS";
+#endif
+#ifdef PR_GET_NAME
+    if (v == (int64_t)(PR_GET_NAME))
+        return "PR_GET_NAME";
+#endif
+#ifdef PR_GET_NO_NEW_PRIVS
+    if (v == (int64_t)(PR_GET_NO_NEW_PRIVS))
+        return "PR_GET_NO_NEW_PRIVS";
+#endif
+#ifdef PR_GET_PDEATHSIG
+    if (v == (int64_t)(PR_GET_PDEATHSIG))
+        return "PR_GET_PDEATHSIG";
+#endif
+#ifdef PR_GET_SECCOMP
+    if (v == (int64_t)(PR_GET_SECCOMP))
+        return "PR_GET_SECCOMP";
+#endif
+#ifdef PR_GET_SECUREBITS
+    if (v == (int64_t)(PR_GET_SECUREBITS))
+        return "PR_GET_SECUREBITS";
+#endif
+#ifdef PR_GET_SPECULATION_CTRL
+    if (v == (int64_t)(PR_GET_SPECULATION_CTRL))
+        return "PR_GET_SPECULATION_CTRL";
+#endif
+#ifdef PR_GET_TAGGED_ADDR_CTRL
+    if (v == (int64_t)(PR_GET_TAGGED_ADDR_CTRL))
+        return "PR_GET_TAGGED_ADDR_CTRL";
+#endif
+#ifdef PR_GET_THP_DISABLE
+    if (v == (int64_t)(PR_GET_THP_DISABLE))
+        return "PR_GET_THP_DISABLE";
+#endif
+#ifdef PR_GET_TID_ADDRESS
+    if (v == (int64_t)(PR_GET_TID_ADDRESS))
+        return "PR_GET_TID_ADDRESS";
+#endif
+#ifdef PR_GET_TIMERSLACK
+    if (v == (int64_t)(PR_GET_TIMERSLACK))
+        return "PR_GET_TIMERSLACK";
+#endif
+#ifdef PR_GET_TIMING
+    if (v == (int64_t)(PR_GET_TIMING))
+        return "PR_GET_TIMING";
+#endif
+#ifdef PR_GET_TSC
+    if (v == (int64_t)(PR_GET_TSC))
+        return "PR_GET_TSC";
+#endif
+#ifdef PR_GET_UNALIGN
+    if (v == (int64_t)(PR_GET_UNALIGN))
+        return "PR_GET_UNALIGN";
+#endif
+#ifdef PR_MCE_KILL
+    if (v == (int64_t)(PR_MCE_KILL))
+        return "PR_MCE_KILL";
+#endif
+#ifdef PR_MCE_KILL_CLEAR
+    if (v == (int64_t)(PR_MCE_KILL_CLEAR))
+        return "PR_MCE_KILL_CLEAR";
+#endif
+#ifdef PR_MCE_KILL_DEFAULT
+    if (v == (int64_t)(PR_MCE_KILL_DEFAULT))
+        return "PR_MCE_KILL_DEFAULT";
+#endif
+#ifdef PR_MCE_KILL_EARLY
+    if (v == (int64_t)(PR_MCE_KILL_EARLY))
+        return "PR_MCE_KILL_EARLY";
+#endif
+#ifdef PR_MCE_KILL_GET
+    if (v == (int64_t)(PR_MCE_KILL_GET))
+        return "PR_MCE_KILL_GET";
+#endif
+#ifdef PR_MCE_KILL_LATE
+    if (v == (int64_t)(PR_MCE_KILL_LATE))
+        return "PR_MCE_KILL_LATE";
+#endif
+#ifdef PR_MCE_KILL_SET
+    if (v == (int64_t)(PR_MCE_KILL_SET))
+        return "PR_MCE_KILL_SET";
+#endif
+#ifdef PR_MPX_DISABLE_MANAGEMENT
+    if (v == (int64_t)(PR_MPX_DISABLE_MANAGEMENT))
+        return "PR_MPX_DISABLE_MANAGEMENT";
+#endif
+#ifdef PR_MPX_ENABLE_MANAGEMENT
+    if (v == (int64_t)(PR_MPX_ENABLE_MANAGEMENT))
+        return "PR_MPX_ENABLE_MANAGEMENT";
+#endif
+#ifdef PR_MTE_TAG_MASK
+    if (v == (int64_t)(PR_MTE_TAG_MASK))
+        return "PR_MTE_TAG_MASK";
+#endif
+#ifdef PR_MTE_TAG_SHIFT
+    if (v == (int64_t)(PR_MTE_TAG_SHIFT))
+        return "PR_MTE_TAG_SHIFT";
+#endif
+#ifdef PR_MTE_TCF_ASYNC
+    if (v == (int64_t)(PR_MTE_TCF_ASYNC))
+        return "PR_MTE_TCF_ASYNC";
+#endif
+#ifdef PR_MTE_TCF_MASK
+    if (v == (int64_t)(PR_MTE_TCF_MASK))
+        return "PR_MTE_TCF_MASK";
+#endif
+#ifdef PR_MTE_TCF_NONE
+    if (v == (int64_t)(PR_MTE_TCF_NONE))
+        return "PR_MTE_TCF_NONE";
+#endif
+#ifdef PR_MTE_TCF_SHIFT
+    if (v == (int64_t)(PR_MTE_TCF_SHIFT))
+        return "PR_MTE_TCF_SHIFT";
+#endif
+#ifdef PR_MTE_TCF_SYNC
+    if (v == (int64_t)(PR_MTE_TCF_SYNC))
+        return "PR_MTE_TCF_SYNC";
+#endif
+#ifdef PR_PAC_APDAKEY
+    if (v == (int64_t)(PR_PAC_APDAKEY))
+        return "PR_PAC_APDAKEY";
+#endif
+#ifdef PR_PAC_APDBKEY
+    if (v == (int64_t)(PR_PAC_APDBKEY))
+        return "PR_PAC_APDBKEY";
+#endif
+#ifdef PR_PAC_APGAKEY
+    if (v == (int64_t)(PR_PAC_APGAKEY))
+        return "PR_PAC_APGAKEY";
+#endif
+#ifdef PR_PAC_APIAKEY
+    if (v == (int64_t)(PR_PAC_APIAKEY))
+        return "PR_PAC_APIAKEY";
+#endif
+#ifdef PR_PAC_APIBKEY
+    if (v == (int64_t)(PR_PAC_APIBKEY))
+        return "PR_PAC_APIBKEY";
+#endif
+#ifdef PR_PAC_GET_ENABLED_KEYS
+    if (v == (int64_t)(PR_PAC_GET_ENABLED_KEYS))
+        return "PR_PAC_GET_ENABLED_KEYS";
+#endif
+#ifdef PR_PAC_RESET_KEYS
+    if (v == (int64_t)(PR_PAC_RESET_KEYS))
+        return "PR_PAC_RESET_KEYS";
+#endif
+#ifdef PR_PAC_SET_ENABLED_KEYS
+    if (v == (int64_t)(PR_PAC_SET_ENABLED_KEYS))
+        return "PR_PAC_SET_ENABLED_KEYS";
+#endif
+#ifdef PR_SCHED_CORE
+    if (v == (int64_t)(PR_SCHED_CORE))
+        return "PR_SCHED_CORE";
+#endif
+#ifdef PR_SCHED_CORE_CREATE
+    if (v == (int64_t)(PR_SCHED_CORE_CREATE))
+        return "PR_SCHED_CORE_CREATE";
+#endif
+#ifdef PR_SCHED_CORE_GET
+    if (v == (int64_t)(PR_SCHED_CORE_GET))
+        return "PR_SCHED_CORE_GET";
+#endif
+#ifdef PR_SCHED_CORE_MAX
+    if (v == (int64_t)(PR_SCHED_CORE_MAX))
+        return "PR_SCHED_CORE_MAX";
+#endif
+#ifdef PR_SCHED_CORE_SCOPE_PROCESS_GROUP
+    if (v == (int64_t)(PR_SCHED_CORE_SCOPE_PROCESS_GROUP))
+        return "PR_SCHED_CORE_SCOPE_PROCESS_GROUP";
+#endif
+#ifdef PR_SCHED_CORE_SCOPE_THREAD
+    if (v == (int64_t)(PR_SCHED_CORE_SCOPE_THREAD))
+        return "PR_SCHED_CORE_SCOPE_THREAD";
+#endif
+#ifdef PR_SCHED_CORE_SCOPE_THREAD_GROUP
+    if (v == (int64_t)(PR_SCHED_CORE_SCOPE_THREAD_GROUP))
+        return "PR_SCHED_CORE_SCOPE_THREAD_GROUP";
+#endif
+#ifdef PR_SCHED_CORE_SHARE_FROM
+    if (v == (int64_t)(PR_SCHED_CORE_SHARE_FROM))
+        return "PR_SCHED_CORE_SHARE_FROM";
+#endif
+#ifdef PR_SCHED_CORE_SHARE_TO
+    if (v == (int64_t)(PR_SCHED_CORE_SHARE_TO))
+        return "PR_SCHED_CORE_SHARE_TO";
+#endif
+#ifdef PR_SET_CHILD_SUBREAPER
+    if (v == (int64_t)(PR_SET_CHILD_SUBREAPER))
+        return "PR_SET_CHILD_SUBREAPER";
+#endif
+#ifdef PR_SET_DUMPABLE
+    if (v == (int64_t)(PR_SET_DUMPABLE))
+        return "PR_SET_DUMPABLE";
+#endif
+#ifdef PR_SET_ENDIAN
+    if (v == (int64_t)(PR_SET_ENDIAN))
+        return "PR_SET_ENDIAN";
+#endif
+#ifdef PR_SET_FPEMU
+    if (v == (int64_t)(PR_SET_FPEMU))
+        return "PR_SET_FPEMU";
+#endif
+#ifdef PR_SET_FPEXC
+    if (v == (int64_t)(PR_SET_FPEXC))
+        return "PR_SET_FPEXC";
+#endif
+#ifdef PR_SET_FP_MODE
+    if (v == (int64_t)(PR_SET_FP_MODE))
+        return "PR_SET_FP_MODE";
+#endif
+#ifdef PR_SET_IO_FLUSHER
+    if (v == (int64_t)(PR_SET_IO_FLUSHER))
+        return "PR_SET_IO_FLUSHER";
+#endif
+#ifdef PR_SET_KEEPCAPS
+    if (v == (int64_t)(PR_SET_KEEPCAPS))
+        return "PR_SET_KEEPCAPS";
+#endif
+#ifdef PR_SET_MM
+    if (v == (int64_t)(PR_SET_MM))
+        return "PR_SET_MM";
+#endif
+#ifdef PR_SET_MM_ARG_END
+    if (v == (int64_t)(PR_SET_MM_ARG_END))
+        return "PR_SET_MM_ARG_END";
+#endif
+#ifdef PR_SET_MM_ARG_START
+    if (v == (int64_t)(PR_SET_MM_ARG_START))
+        return "PR_SET_MM_ARG_START";
+#endif
+#ifdef PR_SET_MM_AUXV
+    if (v == (int64_t)(PR_SET_MM_AUXV))
+        return "PR_SET_MM_AUXV";
+#endif
+#ifdef PR_SET_MM_BRK
+    if (v == (int64_t)(PR_SET_MM_BRK))
+        return "PR_SET_MM_BRK";
+#endif
+#ifdef PR_SET_MM_END_CODE
+    if (v == (int64_t)(PR_SET_MM_END_CODE))
+        return "PR_SET_MM_END_CODE";
+#endif
+#ifdef PR_SET_MM_END_DATA
+    if (v == (int64_t)(PR_SET_MM_END_DATA))
+        return "PR_SET_MM_END_DATA";
+#endif
+#ifdef PR_SET_MM_ENV_END
+    if (v == (int64_t)(PR_SET_MM_ENV_END))
+        return "PR_SET_MM_ENV_END";
+#endif
+#ifdef PR_SET_MM_ENV_START
+    if (v == (int64_t)(PR_SET_MM_ENV_START))
+        return "PR_SET_MM_ENV_START";
+#endif
+#ifdef PR_SET_MM_EXE_FILE
+    if (v == (int64_t)(PR_SET_MM_EXE_FILE))
+        return "PR_SET_MM_EXE_FILE";
+#endif
+#ifdef PR_SET_MM_MAP
+    if (v == (int64_t)(PR_SET_MM_MAP))
+        return "PR_SET_MM_MAP";
+#endif
+#ifdef PR_SET_MM_MAP_SIZE
+    if (v == (int64_t)(PR_SET_MM_MAP_SIZE))
+        return "PR_SET_MM_MAP_SIZE";
+#endif
+#ifdef PR_SET_MM_START_BRK
+    if (v == (int64_t)(PR_SET_MM_START_BRK))
+        return "PR_SET_MM_START_BRK";
+#endif
+#ifdef PR_SET_MM_START_CODE
+    if (v == (int64_t)(PR_SET_MM_START_CODE))
+        return "PR_SET_MM_START_CODE";
+#endif
+#ifdef PR_SET_MM_START_DATA
+    if (v == (int64_t)(PR_SET_MM_START_DATA))
+        return "PR_SET_MM_START_DATA";
+#endif
+#ifdef PR_SET_MM_START_STACK
+    if (v == (int64_t)(PR_SET_MM_START_STACK))
+        return "PR_SET_MM_START_STACK";
+#endif
+#ifdef PR_SET_NAME
+    if (v == (int64_t)(PR_SET_NAME))
+        return "PR_SET_NAME";
+#endif
+#ifdef PR_SET_NO_NEW_PRIVS
+    if (v == (int64_t)(PR_SET_NO_NEW_PRIVS))
+        return "PR_SET_NO_NEW_PRIVS";
+#endif
+#ifdef PR_SET_PDEATHSIG
+    if (v == (int64_t)(PR_SET_PDEATHSIG))
+        return "PR_SET_PDEATHSIG";
+#endif
+#ifdef PR_SET_PTRACER
+    if (v == (int64_t)(PR_SET_PTRACER))
+        return "PR_SET_PTRACER";
+#endif
+#ifdef PR_SET_PTRACER_ANY
+    if (v == (int64_t)(PR_SET_PTRACER_ANY))
+        return "PR_SET_PTRACER_ANY";
+#endif
+#ifdef PR_SET_SECCOMP
+    if (v == (int64_t)(PR_SET_SECCOMP))
+        return "PR_SET_SECCOMP";
+#endif
+#ifdef PR_SET_SECUREBITS
+    if (v == (int64_t)(PR_SET_SECUREBITS))
+        return "PR_SET_SECUREBITS";
+#endif
+#ifdef PR_SET_SPECULATION_CTRL
+    if (v == (int64_t)(PR_SET_SPECULATION_CTRL))
+        return "PR_SET_SPECULATION_CTRL";
+#endif
+#ifdef PR_SET_SYSCALL_USER_DISPATCH
+    if (v == (int64_t)(PR_SET_SYSCALL_USER_DISPATCH))
+        return "PR_SET_SYSCALL_USER_DISPATCH";
+#endif
+#ifdef PR_SET_TAGGED_ADDR_CTRL
+    if (v == (int64_t)(PR_SET_TAGGED_ADDR_CTRL))
+        return "PR_SET_TAGGED_ADDR_CTRL";
+#endif
+#ifdef PR_SET_THP_DISABLE
+    if (v == (int64_t)(PR_SET_THP_DISABLE))
+        return "PR_SET_THP_DISABLE";
+#endif
+#ifdef PR_SET_TIMERSLACK
+    if (v == (int64_t)(PR_SET_TIMERSLACK))
+        return "PR_SET_TIMERSLACK";
+#endif
+#ifdef PR_SET_TIMING
+    if (v == (int64_t)(PR_SET_TIMING))
+        return "PR_SET_TIMING";
+#endif
+#ifdef PR_SET_TSC
+    if (v == (int64_t)(PR_SET_TSC))
+        return "PR_SET_TSC";
+#endif
+#ifdef PR_SET_UNALIGN
+    if (v == (int64_t)(PR_SET_UNALIGN))
+        return "PR_SET_UNALIGN";
+#endif
+#ifdef PR_SET_VMA
+    if (v == (int64_t)(PR_SET_VMA))
+        return "PR_SET_VMA";
+#endif
+#ifdef PR_SET_VMA_ANON_NAME
+    if (v == (int64_t)(PR_SET_VMA_ANON_NAME))
+        return "PR_SET_VMA_ANON_NAME";
+#endif
+#ifdef PR_SME_GET_VL
+    if (v == (int64_t)(PR_SME_GET_VL))
+        return "PR_SME_GET_VL";
+#endif
+#ifdef PR_SME_SET_VL
+    if (v == (int64_t)(PR_SME_SET_VL))
+        return "PR_SME_SET_VL";
+#endif
+#ifdef PR_SME_SET_VL_ONEXEC
+    if (v == (int64_t)(PR_SME_SET_VL_ONEXEC))
+        return "PR_SME_SET_VL_ONEXEC";
+#endif
+#ifdef PR_SME_VL_INHERIT
+    if (v == (int64_t)(PR_SME_VL_INHERIT))
+        return "PR_SME_VL_INHERIT";
+#endif
+#ifdef PR_SME_VL_LEN_MASK
+    if (v == (int64_t)(PR_SME_VL_LEN_MASK))
+        return "PR_SME_VL_LEN_MASK";
+#endif
+#ifdef PR_SPEC_DISABLE
+    if (v == (int64_t)(PR_SPEC_DISABLE))
+        return "PR_SPEC_DISABLE";
+#endif
+#ifdef PR_SPEC_DISABLE_NOEXEC
+    if (v == (int64_t)(PR_SPEC_DISABLE_NOEXEC))
+        return "PR_SPEC_DISABLE_NOEXEC";
+#endif
+#ifdef PR_SPEC_ENABLE
+    if (v == (int64_t)(PR_SPEC_ENABLE))
+        return "PR_SPEC_ENABLE";
+#endif
+#ifdef PR_SPEC_FORCE_DISABLE
+    if (v == (int64_t)(PR_SPEC_FORCE_DISABLE))
+        return "PR_SPEC_FORCE_DISABLE";
+#endif
+#ifdef PR_SPEC_INDIRECT_BRANCH
+    if (v == (int64_t)(PR_SPEC_INDIRECT_BRANCH))
+        return "PR_SPEC_INDIRECT_BRANCH";
+#endif
+#ifdef PR_SPEC_L1D_FLUSH
+    if (v == (int64_t)(PR_SPEC_L1D_FLUSH))
+        return "PR_SPEC_L1D_FLUSH";
+#endif
+#ifdef PR_SPEC_NOT_AFFECTED
+    if (v == (int64_t)(PR_SPEC_NOT_AFFECTED))
+        return "PR_SPEC_NOT_AFFECTED";
+#endif
+#ifdef PR_SPEC_PRCTL
+    if (v == (int64_t)(PR_SPEC_PRCTL))
+        return "PR_SPEC_PRCTL";
+#endif
+#ifdef PR_SPEC_STORE_BYPASS
+    if (v == (int64_t)(PR_SPEC_STORE_BYPASS))
+        return "PR_SPEC_STORE_BYPASS";
+#endif
+#ifdef PR_SVE_GET_VL
+    if (v == (int64_t)(PR_SVE_GET_VL))
+        return "PR_SVE_GET_VL";
+#endif
+#ifdef PR_SVE_SET_VL
+    if (v == (int64_t)(PR_SVE_SET_VL))
+        return "PR_SVE_SET_VL";
+#endif
+#ifdef PR_SVE_SET_VL_ONEXEC
+    if (v == (int64_t)(PR_SVE_SET_VL_ONEXEC))
+        return "PR_SVE_SET_VL_ONEXEC";
+#endif
+#ifdef PR_SVE_VL_INHERIT
+    if (v == (int64_t)(PR_SVE_VL_INHERIT))
+        return "PR_SVE_VL_INHERIT";
+#endif
+#ifdef PR_SVE_VL_LEN_MASK
+    if (v == (int64_t)(PR_SVE_VL_LEN_MASK))
+        return "PR_SVE_VL_LEN_MASK";
+#endif
+#ifdef PR_SYS_DISPATCH_OFF
+    if (v == (int64_t)(PR_SYS_DISPATCH_OFF))
+        return "PR_SYS_DISPATCH_OFF";
+#endif
+#ifdef PR_SYS_DISPATCH_ON
+    if (v == (int64_t)(PR_SYS_DISPATCH_ON))
+        return "PR_SYS_DISPATCH_ON";
+#endif
+#ifdef PR_TAGGED_ADDR_ENABLE
+    if (v == (int64_t)(PR_TAGGED_ADDR_ENABLE))
+        return "PR_TAGGED_ADDR_ENABLE";
+#endif
+#ifdef PR_TASK_PERF_EVENTS_DISABLE
+    if (v == (int64_t)(PR_TASK_PERF_EVENTS_DISABLE))
+        return "PR_TASK_PERF_EVENTS_DISABLE";
+#endif
+#ifdef PR_TASK_PERF_EVENTS_ENABLE
+    if (v == (int64_t)(PR_TASK_PERF_EVENTS_ENABLE))
+        return "PR_TASK_PERF_EVENTS_ENABLE";
+#endif
+#ifdef PR_TIMING_STATISTICAL
+    if (v == (int64_t)(PR_TIMING_STATISTICAL))
+        return "PR_TIMING_STATISTICAL";
+#endif
+#ifdef PR_TIMING_TIMESTAMP
+    if (v == (int64_t)(PR_TIMING_TIMESTAMP))
+        return "PR_TIMING_TIMESTAMP";
+#endif
+#ifdef PR_TSC_ENABLE
+    if (v == (int64_t)(PR_TSC_ENABLE))
+        return "PR_TSC_ENABLE";
+#endif
+#ifdef PR_TSC_SIGSEGV
+    if (v == (int64_t)(PR_TSC_SIGSEGV))
+        return "PR_TSC_SIGSEGV";
+#endif
+#ifdef PR_UNALIGN_NOPRINT
+    if (v == (int64_t)(PR_UNALIGN_NOPRINT))
+        return "PR_UNALIGN_NOPRINT";
+#endif
+#ifdef PR_UNALIGN_SIGBUS
+    if (v == (int64_t)(PR_UNALIGN_SIGBUS))
+        return "PR_UNALIGN_SIGBUS";
+#endif
+#ifdef SECCOMP_MODE_DISABLED
+    if (v == (int64_t)(SECCOMP_MODE_DISABLED))
+        return "SECCOMP_MODE_DISABLED";
+#endif
+#ifdef SECCOMP_MODE_FILTER
+    if (v == (int64_t)(SECCOMP_MODE_FILTER))
+        return "SECCOMP_MODE_FILTER";
+#endif
+#ifdef SECCOMP_MODE_STRICT
+    if (v == (int64_t)(SECCOMP_MODE_STRICT))
+        return "SECCOMP_MODE_STRICT";
+#endif
+    (void)v;
+    return NULL;
+}
+
+static const char *ah_const_ptrace_name(int64_t v)
+{
+    /* the first name in the table wins when several share a value */
+#ifdef PTRACE_ARCH_PRCTL
+    if (v == (int64_t)(PTRACE_ARCH_PRCTL))
+        return "PTRACE_ARCH_PRCTL";
+#endif
+#ifdef PTRACE_ATTACH
+    if (v == (int64_t)(PTRACE_ATTACH))
+        return "PTRACE_ATTACH";
+#endif
+#ifdef PTRACE_CONT
+    if (v == (int64_t)(PTRACE_CONT))
+        return "PTRACE_CONT";
+#endif
+#ifdef PTRACE_DETACH
+    if (v == (int64_t)(PTRACE_DETACH))
+        return "PTRACE_DETACH";
+#endif
+#ifdef PTRACE_EVENTMSG_SYSCALL_ENTRY
+    if (v == (int64_t)(PTRACE_EVENTMSG_SYSCALL_ENTRY))
+        return "PTRACE_EVENTMSG_SYSCALL_ENTRY";
+#endif
+#ifdef PTRACE_EVENTMSG_SYSCALL_EXIT
+    if (v == (int64_t)(PTRACE_EVENTMSG_SYSCALL_EXIT))
+        return "PTRACE_EVENTMSG_SYSCALL_EXIT";
+#endif
+#ifdef PTRACE_EVENT_CLONE
+    if (v == (int64_t)(PTRACE_EVENT_CLONE))
+        return "PTRACE_EVENT_CLONE";
+#endif
+#ifdef PTRACE_EVENT_EXEC
+    if (v == (int64_t)(PTRACE_EVENT_EXEC))
+        return "PTRACE_EVENT_EXEC";
+#endif
+#ifdef PTRACE_EVENT_EXIT
+    if (v == (int64_t)(PTRACE_EVENT_EXIT))
+        return "PTRACE_EVENT_EXIT";
+#endif
+#ifdef PTRACE_EVENT_FORK
+    if (v == (int64_t)(PTRACE_EVENT_FORK))
+        return "PTRACE_EVENT_FORK";
+#endif
+#ifdef PTRACE_EVENT_SECCOMP
+    if (v == (int64_t)(PTRACE_EVENT_SECCOMP))
+        return "PTRACE_EVENT_SECCOMP";
+#endif
+#ifdef PTRACE_EVENT_STOP
+    if (v == (int64_t)(PTRACE_EVENT_STOP))
+        return "PTRACE_EVENT_STOP";
+#endif
+#ifdef PTRACE_EVENT_VFORK
+    if (v == (int64_t)(PTRACE_EVENT_VFORK))
+        return "PTRACE_EVENT_VFORK";
+#endif
+#ifdef PTRACE_EVENT_VFORK_DONE
+    if (v == (int64_t)(PTRACE_EVENT_VFORK_DONE))
+        return "PTRACE_EVENT_VFORK_DONE";
+#endif
+#ifdef PTRACE_GETEVENTMSG
+    if (v == (int64_t)(PTRACE_GETEVENTMSG))
+        return "PTRACE_GETEVENTMSG";
+#endif
+#ifdef PTRACE_GETFPREGS
+    if (v == (int64_t)(PTRACE_GETFPREGS))
+        return "PTRACE_GETFPREGS";
+#endif
+#ifdef PTRACE_GETFPXREGS
+    if (v == (int64_t)(PTRACE_GETFPXREGS))
+        return "PTRACE_GETFPXREGS";
+#endif
+#ifdef PTRACE_GETREGS
+    if (v == (int64_t)(PTRACE_GETREGS))
+        return "PTRACE_GETREGS";
+#endif
+#ifdef PTRACE_GETREGSET
+    if (v == (int64_t)(PTRACE_GETREGSET))
+        return "PTRACE_GETREGSET";
+#endif
+#ifdef PTRACE_GETSIGINFO
+    if (v == (int64_t)(PTRACE_GETSIGINFO))
+        return "PTRACE_GETSIGINFO";
+#endif
+#ifdef PTRACE_GETSIGMASK
+    if (v == (int64_t)(PTRACE_GETSIGMASK))
+        return "PTRACE_GETSIGMASK";
+#endif
+#ifdef PTRACE_GET_RSEQ_CONFIGURATION
+    if (v == (int64_t)(PTRACE_GET_RSEQ_CONFIGURATION))
+        return "PTRACE_GET_RSEQ_CONFIGURATION";
+#endif
+#ifdef PTRACE_GET_SYSCALL_INFO
+    if (v == (int64_t)(PTRACE_GET_SYSCALL_INFO))
+        return "PTRACE_GET_SYSCALL_INFO";
+#endif
+#ifdef PTRACE_GET_THREAD_AREA
+    if (v == (int64_t)(PTRACE_GET_THREAD_AREA))
+        return "PTRACE_GET_THREAD_AREA";
+#endif
+#ifdef PTRACE_INTERRUPT
+    if (v == (int64_t)(PTRACE_INTERRUPT))
+        return "PTRACE_INTERRUPT";
+#endif
+#ifdef PTRACE_KILL
+    if (v == (int64_t)(PTRACE_KILL))
+        return "PTRACE_KILL";
+#endif
+#ifdef PTRACE_LISTEN
+    if (v == (int64_t)(PTRACE_LISTEN))
+        return "PTRACE_LISTEN";
+#endif
+#ifdef PTRACE_OLDSETOPTIONS
+    if (v == (int64_t)(PTRACE_OLDSETOPTIONS))
+        return "PTRACE_OLDSETOPTIONS";
+#endif
+#ifdef PTRACE_O_EXITKILL
+    if (v == (int64_t)(PTRACE_O_EXITKILL))
+        return "PTRACE_O_EXITKILL";
+#endif
+#ifdef PTRACE_O_MASK
+    if (v == (int64_t)(PTRACE_O_MASK))
+        return "PTRACE_O_MASK";
+#endif
+#ifdef PTRACE_O_SUSPEND_SECCOMP
+    if (v == (int64_t)(PTRACE_O_SUSPEND_SECCOMP))
+        return "PTRACE_O_SUSPEND_SECCOMP";
+#endif
+#ifdef PTRACE_O_TRACECLONE
+    if (v == (int64_t)(PTRACE_O_TRACECLONE))
+        return "PTRACE_O_TRACECLONE";
+#endif
+#ifdef PTRACE_O_TRACEEXEC
+    if (v == (int64_t)(PTRACE_O_TRACEEXEC))
+        return "PTRACE_O_TRACEEXEC";
+#endif
+#ifdef PTRACE_O_TRACEEXIT
+    if (v == (int64_t)(PTRACE_O_TRACEEXIT))
+        return "PTRACE_O_TRACEEXIT";
+#endif
+#ifdef PTRACE_O_TRACEFORK
+    if (v == (int64_t)(PTRACE_O_TRACEFORK))
+        return "PTRACE_O_TRACEFORK";
+#endif
+#ifdef PTRACE_O_TRACESECCOMP
+    if (v == (int64_t)(PTRACE_O_TRACESECCOMP))
+        return "PTRACE_O_TRACESECCOMP";
+#endif
+#ifdef PTRACE_O_TRACESYSGOOD
+    if (v == (int64_t)(PTRACE_O_TRACESYSGOOD))
+        return "PTRACE_O_TRACESYSGOOD";
+#endif
+#ifdef PTRACE_O_TRACEVFORK
+    if (v == (int64_t)(PTRACE_O_TRACEVFORK))
+        return "PTRACE_O_TRACEVFORK";
+#endif
+#ifdef PTRACE_O_TRACEVFORKDONE
+    if (v == (int64_t)(PTRACE_O_TRACEVFORKDONE))
+        return "PTRACE_O_TRACEVFORKDONE";
+#endif
+#ifdef PTRACE_PEEKDATA
+    if (v == (int64_t)(PTRACE_PEEKDATA))
+        return "PTRACE_PEEKDATA";
+#endif
+#ifdef PTRACE_PEEKSIGINFO
+    if (v == (int64_t)(PTRACE_PEEKSIGINFO))
+        return "PTRACE_PEEKSIGINFO";
+#endif
+#ifdef PTRACE_PEEKSIGINFO_SHARED
+    if (v == (int64_t)(PTRACE_PEEKSIGINFO_SHARED))
+        return "PTRACE_PEEKSIGINFO_SHARED";
+#endif
+#ifdef PTRACE_PEEKTEXT
+    if (v == (int64_t)(PTRACE_PEEKTEXT))
+        return "PTRACE_PEEKTEXT";
+#endif
+#ifdef PTRACE_PEEKUSR
+    if (v == (int64_t)(PTRACE_PEEKUSR))
+        return "PTRACE_PEEKUSR";
+#endif
+#ifdef PTRACE_POKEDATA
+    if (v == (int64_t)(PTRACE_POKEDATA))
+        return "PTRACE_POKEDATA";
+#endif
+#ifdef PTRACE_POKETEXT
+    if (v == (int64_t)(PTRACE_POKETEXT))
+        return "PTRACE_POKETEXT";
+#endif
+#ifdef PTRACE_POKEUSR
+    if (v == (int64_t)(PTRACE_POKEUSR))
+        return "PTRACE_POKEUSR";
+#endif
+#ifdef PTRACE_SECCOMP_GET_FILTER
+    if (v == (int64_t)(PTRACE_SECCOMP_GET_FILTER))
+        return "PTRACE_SECCOMP_GET_FILTER";
+#endif
+#ifdef PTRACE_SECCOMP_GET_METADATA
+    if (v == (int64_t)(PTRACE_SECCOMP_GET_METADATA))
+        return "PTRACE_SECCOMP_GET_METADATA";
+#endif
+#ifdef PTRACE_SEIZE
+    if (v == (int64_t)(PTRACE_SEIZE))
+        return "PTRACE_SEIZE";
+#endif
+#ifdef PTRACE_SETFPREGS
+    if (v == (int64_t)(PTRACE_SETFPREGS))
+        return "PTRACE_SETFPREGS";
+#endif
+#ifdef PTRACE_SETFPXREGS
+    if (v == (int64_t)(PTRACE_SETFPXREGS))
+        return "PTRACE_SETFPXREGS";
+#endif
+#ifdef PTRACE_SETOPTIONS
+    if (v == (int64_t)(PTRACE_SETOPTIONS))
+        return "PTRACE_SETOPTIONS";
+#endif
+#ifdef PTRACE_SETREGS
+    if (v == (int64_t)(PTRACE_SETREGS))
+        return "PTRACE_SETREGS";
+#endif
+#ifdef PTRACE_SETREGSET
+    if (v == (int64_t)(PTRACE_SETREGSET))
+        return "PTRACE_SETREGSET";
+#endif
+#ifdef PTRACE_SETSIGINFO
+    if (v == (int64_t)(PTRACE_SETSIGINFO))
+        return "PTRACE_SETSIGINFO";
+#endif
+#ifdef PTRACE_SETSIGMASK
+    if (v == (int64_t)(PTRACE_SETSIGMASK))
+        return "PTRACE_SETSIGMASK";
+#endif
+#ifdef PTRACE_SET_THREAD_AREA
+    if (v == (int64_t)(PTRACE_SET_THREAD_AREA))
+        return "PTRACE_SET_THREAD_AREA";
+#endif
+#ifdef PTRACE_SINGLEBLOCK
+    if (v == (int64_t)(PTRACE_SINGLEBLOCK))
+        return "PTRACE_SINGLEBLOCK";
+#endif
+#ifdef PTRACE_SINGLESTEP
+    if (v == (int64_t)(PTRACE_SINGLESTEP))
+        return "PTRACE_SINGLESTEP";
+#endif
+#ifdef PTRACE_SYSCALL
+    if (v == (int64_t)(PTRACE_SYSCALL))
+        return "PTRACE_SYSCALL";
+#endif
+#ifdef PTRACE_SYSCALL_INFO_ENTRY
+    if (v == (int64_t)(PTRACE_SYSCALL_INFO_ENTRY))
+        return "PTRACE_SYSCALL_INFO_ENTRY";
+#endif
+#ifdef PTRACE_SYSCALL_INFO_EXIT
+    if (v == (int64_t)(PTRACE_SYSCALL_INFO_EXIT))
+        return "PTRACE_SYSCALL_INFO_EXIT";
+#endif
+#ifdef PTRACE_SYSCALL_INFO_NONE
+    if (v == (int64_t)(PTRACE_SYSCALL_INFO_NONE))
+        return "PTRACE_SYSCALL_INFO_NONE";
+#endif
+#ifdef PTRACE_SYSCALL_INFO_SECCOMP
+    if (v == (int64_t)(PTRACE_SYSCALL_INFO_SECCOMP))
+        return "PTRACE_SYSCALL_INFO_SECCOMP";
+#endif
+#ifdef PTRACE_SYSEMU
+    if (v == (int64_t)(PTRACE_SYSEMU))
+        return "PTRACE_SYSEMU";
+#endif
+#ifdef PTRACE_SYSEMU_SINGLESTEP
+    if (v == (int64_t)(PTRACE_SYSEMU_SINGLESTEP))
+        return "PTRACE_SYSEMU_SINGLESTEP";
+#endif
+#ifdef PTRACE_TRACEME
+    if (v == (int64_t)(PTRACE_TRACEME))
+        return "PTRACE_TRACEME";
+#endif
+    (void)v;
+    return NULL;
+}
+
+static const char *ah_const_seccomp_name(int64_t v)
+{
+    /* the first name in the table wins when several share a value */
+#ifdef SECCOMP_ADDFD_FLAG_SEND
+    if (v == (int64_t)(SECCOMP_ADDFD_FLAG_SEND))
+        return "SECCOMP_ADDFD_FLAG_SEND";
+#endif
+#ifdef SECCOMP_ADDFD_FLAG_SETFD
+    if (v == (int64_t)(SECCOMP_ADDFD_FLAG_SETFD))
+        return "SECCOMP_ADDFD_FLAG_SETFD";
+#endif
+#ifdef SECCOMP_FILTER_FLAG_LOG
+    if (v == (int64_t)(SECCOMP_FILTER_FLAG_LOG))
+        return "SECCOMP_FILTER_FLAG_LOG";
+#endif
+#ifdef SECCOMP_FILTER_FLAG_NEW_LISTENER
+    if (v == (int64_t)(SECCOMP_FILTER_FLAG_NEW_LISTENER))
+        return "SECCOMP_FILTER_FLAG_NEW_LISTENER";
+#endif
+#ifdef SECCOMP_FILTER_FLAG_SPEC_ALLOW
+    if (v == (int64_t)(SECCOMP_FILTER_FLAG_SPEC_ALLOW))
+        return "SECCOMP_FILTER_FLAG_SPEC_ALLOW";
+#endif
+#ifdef SECCOMP_FILTER_FLAG_TSYNC
+    if (v == (int64_t)(SECCOMP_FILTER_FLAG_TSYNC))
+        return "SECCOMP_FILTER_FLAG_TSYNC";
+#endif
+#ifdef SECCOMP_FILTER_FLAG_TSYNC_ESRCH
+    if (v == (int64_t)(SECCOMP_FILTER_FLAG_TSYNC_ESRCH))
+        return "SECCOMP_FILTER_FLAG_TSYNC_ESRCH";
+#endif
+#ifdef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+    if (v == (int64_t)(SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV))
+        return "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV";
+#endif
+#ifdef SECCOMP_GET_ACTION_AVAIL
+    if (v == (int64_t)(SECCOMP_GET_ACTION_AVAIL))
+        return "SECCOMP_GET_ACTION_AVAIL";
+#endif
+#ifdef SECCOMP_GET_NOTIF_SIZES
+    if (v == (int64_t)(SECCOMP_GET_NOTIF_SIZES))
+        return "SECCOMP_GET_NOTIF_SIZES";
+#endif
+#ifdef SECCOMP_MODE_DISABLED
+    if (v == (int64_t)(SECCOMP_MODE_DISABLED))
+        return "SECCOMP_MODE_DISABLED";
+#endif
+#ifdef SECCOMP_MODE_FILTER
+    if (v == (int64_t)(SECCOMP_MODE_FILTER))
+        return "SECCOMP_MODE_FILTER";
+#endif
+#ifdef SECCOMP_MODE_STRICT
+    if (v == (int64_t)(SECCOMP_MODE_STRICT))
+        return "SECCOMP_MODE_STRICT";
+#endif
+#ifdef SECCOMP_RET_ACTION
+    if (v == (int64_t)(SECCOMP_RET_ACTION))
+        return "SECCOMP_RET_ACTION";
+#endif
+#ifdef SECCOMP_RET_ACTION_FULL
+    if (v == (int64_t)(SECCOMP_RET_ACTION_FULL))
+        return "SECCOMP_RET_ACTION_FULL";
+#endif
+#ifdef SECCOMP_RET_ALLOW
+    if (v == (int64_t)(SECCOMP_RET_ALLOW))
+        return "SECCOMP_RET_ALLOW";
+#endif
+#ifdef SECCOMP_RET_DATA
+    if (v == (int64_t)(SECCOMP_RET_DATA))
+        return "SECCOMP_RET_DATA";
+#endif
+#ifdef SECCOMP_RET_ERRNO
+    if (v == (int64_t)(SECCOMP_RET_ERRNO))
+        return "SECCOMP_RET_ERRNO";
+#endif
+#ifdef SECCOMP_RET_KILL
+    if (v == (int64_t)(SECCOMP_RET_KILL))
+        return "SECCOMP_RET_KILL";
+#endif
+#ifdef SECCOMP_RET_KILL_PROCESS
+    if (v == (int64_t)(SECCOMP_RET_KILL_PROCESS))
+        return "SECCOMP_RET_KILL_PROCESS";
+#endif
+#ifdef SECCOMP_RET_KILL_THREAD
+    if (v == (int64_t)(SECCOMP_RET_KILL_THREAD))
+        return "SECCOMP_RET_KILL_THREAD";
+#endif
+#ifdef SECCOMP_RET_LOG
+    if (v == (int64_t)(SECCOMP_RET_LOG))
+        return "SECCOMP_RET_LOG";
+#endif
+#ifdef SECCOMP_RET_TRACE
+    if (v == (int64_t)(SECCOMP_RET_TRACE))
+        return "SECCOMP_RET_TRACE";
+#endif
+#ifdef SECCOMP_RET_TRAP
+    if (v == (int64_t)(SECCOMP_RET_TRAP))
+        return "SECCOMP_RET_TRAP";
+#endif
+#ifdef SECCOMP_RET_USER_NOTIF
+    if (v == (int64_t)(SECCOMP_RET_USER_NOTIF))
+        return "SECCOMP_RET_USER_NOTIF";
+#endif
+#ifdef SECCOMP_SET_MODE_FILTER
+    if (v == (int64_t)(SECCOMP_SET_MODE_FILTER))
+        return "SECCOMP_SET_MODE_FILTER";
+#endif
+#ifdef SECCOMP_SET_MODE_STRICT
+    if (v == (int64_t)(SECCOMP_SET_MODE_STRICT))
+        return "SECCOMP_SET_MODE_STRICT";
+#endif
+#ifdef SECCOMP_USER_NOTIF_FLAG_CONTINUE
+    if (v == (int64_t)(SECCOMP_USER_NOTIF_FLAG_CONTINUE))
+        return "SECCOMP_USER_NOTIF_FLAG_CONTINUE";
+#endif
+    (void)v;
+    return NULL;
+}
+
+static const char *ah_const_syscall_name(int64_t v)
+{
+    /* the first name in the table wins when several share a value */
+#ifdef AUDIT_ARCH_AARCH64
+    if (v == (int64_t)(AUDIT_ARCH_AARCH64))
+        return "AUDIT_ARCH_AARCH64";
+#endif
+#ifdef AUDIT_ARCH_ALPHA
+    if (v == (int64_t)(AUDIT_ARCH_ALPHA))
+        return "AUDIT_ARCH_ALPHA";
+#endif
+#ifdef AUDIT_ARCH_ARCOMPACT
+    if (v == (int64_t)(AUDIT_ARCH_ARCOMPACT))
+        return "AUDIT_ARCH_ARCOMPACT";
+#endif
+#ifdef AUDIT_ARCH_ARCOMPACTBE
+    if (v == (int64_t)(AUDIT_ARCH_ARCOMPACTBE))
+        return "AUDIT_ARCH_ARCOMPACTBE";
+#endif
+#ifdef AUDIT_ARCH_ARCV2
+    if (v == (int64_t)(AUDIT_ARCH_ARCV2))
+        return "AUDIT_ARCH_ARCV2";
+#endif
+#ifdef AUDIT_ARCH_ARCV2BE
+    if (v == (int64_t)(AUDIT_ARCH_ARCV2BE))
+        return "AUDIT_ARCH_ARCV2BE";
+#endif
+#ifdef AUDIT_ARCH_ARM
+    if (v == (int64_t)(AUDIT_ARCH_ARM))
+        return "AUDIT_ARCH_ARM";
+#endif
+#ifdef AUDIT_ARCH_ARMEB
+    if (v == (int64_t)(AUDIT_ARCH_ARMEB))
+        return "AUDIT_ARCH_ARMEB";
+#endif
+#ifdef AUDIT_ARCH_C6X
+    if (v == (int64_t)(AUDIT_ARCH_C6X))
+        return "AUDIT_ARCH_C6X";
+#endif
+#ifdef AUDIT_ARCH_C6XBE
+    if (v == (int64_t)(AUDIT_ARCH_C6XBE))
+        return "AUDIT_ARCH_C6XBE";
+#endif
+#ifdef AUDIT_ARCH_CRIS
+    if (v == (int64_t)(AUDIT_ARCH_CRIS))
+        return "AUDIT_ARCH_CRIS";
+#endif
+#ifdef AUDIT_ARCH_CSKY
+    if (v == (int64_t)(AUDIT_ARCH_CSKY))
+        return "AUDIT_ARCH_CSKY";
+#endif
+#ifdef AUDIT_ARCH_FRV
+    if (v == (int64_t)(AUDIT_ARCH_FRV))
+        return "AUDIT_ARCH_FRV";
+#endif
+#ifdef AUDIT_ARCH_H8300
+    if (v == (int64_t)(AUDIT_ARCH_H8300))
+        return "AUDIT_ARCH_H8300";
+#endif
+#ifdef AUDIT_ARCH_HEXAGON
+    if (v == (int64_t)(AUDIT_ARCH_HEXAGON))
+        return "AUDIT_ARCH_HEXAGON";
+#endif
+#ifdef AUDIT_ARCH_I386
+    if (v == (int64_t)(AUDIT_ARCH_I386))
+        return "AUDIT_ARCH_I386";
+#endif
+#ifdef AUDIT_ARCH_IA64
+    if (v == (int64_t)(AUDIT_ARCH_IA64))
+        return "AUDIT_ARCH_IA64";
+#endif
+#ifdef AUDIT_ARCH_LOONGARCH32
+    if (v == (int64_t)(AUDIT_ARCH_LOONGARCH32))
+        return "AUDIT_ARCH_LOONGARCH32";
+#endif
+#ifdef AUDIT_ARCH_LOONGARCH64
+    if (v == (int64_t)(AUDIT_ARCH_LOONGARCH64))
+        return "AUDIT_ARCH_LOONGARCH64";
+#endif
+#ifdef AUDIT_ARCH_M32R
+    if (v == (int64_t)(AUDIT_ARCH_M32R))
+        return "AUDIT_ARCH_M32R";
+#endif
+#ifdef AUDIT_ARCH_M68K
+    if (v == (int64_t)(AUDIT_ARCH_M68K))
+        return "AUDIT_ARCH_M68K";
+#endif
+#ifdef AUDIT_ARCH_MICROBLAZE
+    if (v == (int64_t)(AUDIT_ARCH_MICROBLAZE))
+        return "AUDIT_ARCH_MICROBLAZE";
+#endif
+#ifdef AUDIT_ARCH_MIPS
+    if (v == (int64_t)(AUDIT_ARCH_MIPS))
+        return "AUDIT_ARCH_MIPS";
+#endif
+#ifdef AUDIT_ARCH_MIPS64
+    if (v == (int64_t)(AUDIT_ARCH_MIPS64))
+        return "AUDIT_ARCH_MIPS64";
+#endif
+#ifdef AUDIT_ARCH_MIPS64N32
+    if (v == (int64_t)(AUDIT_ARCH_MIPS64N32))
+        return "AUDIT_ARCH_MIPS64N32";
+#endif
+#ifdef AUDIT_ARCH_MIPSEL
+    if (v == (int64_t)(AUDIT_ARCH_MIPSEL))
+        return "AUDIT_ARCH_MIPSEL";
+#endif
+#ifdef AUDIT_ARCH_MIPSEL64
+    if (v == (int64_t)(AUDIT_ARCH_MIPSEL64))
+        return "AUDIT_ARCH_MIPSEL64";
+#endif
+#ifdef AUDIT_ARCH_MIPSEL64N32
+    if (v == (int64_t)(AUDIT_ARCH_MIPSEL64N32))
+        return "AUDIT_ARCH_MIPSEL64N32";
+#endif
+#ifdef AUDIT_ARCH_NDS32
+    if (v == (int64_t)(AUDIT_ARCH_NDS32))
+        return "AUDIT_ARCH_NDS32";
+#endif
+#ifdef AUDIT_ARCH_NDS32BE
+    if (v == (int64_t)(AUDIT_ARCH_NDS32BE))
+        return "AUDIT_ARCH_NDS32BE";
+#endif
+#ifdef AUDIT_ARCH_NIOS2
+    if (v == (int64_t)(AUDIT_ARCH_NIOS2))
+        return "AUDIT_ARCH_NIOS2";
+#endif
+#ifdef AUDIT_ARCH_OPENRISC
+    if (v == (int64_t)(AUDIT_ARCH_OPENRISC))
+        return "AUDIT_ARCH_OPENRISC";
+#endif
+#ifdef AUDIT_ARCH_PARISC
+    if (v == (int64_t)(AUDIT_ARCH_PARISC))
+        return "AUDIT_ARCH_PARISC";
+#endif
+#ifdef AUDIT_ARCH_PARISC64
+    if (v == (int64_t)(AUDIT_ARCH_PARISC64))
+        return "AUDIT_ARCH_PARISC64";
+#endif
+#ifdef AUDIT_ARCH_PPC
+    if (v == (int64_t)(AUDIT_ARCH_PPC))
+        return "AUDIT_ARCH_PPC";
+#endif
+#ifdef AUDIT_ARCH_PPC64
+    if (v == (int64_t)(AUDIT_ARCH_PPC64))
+        return "AUDIT_ARCH_PPC64";
+#endif
+#ifdef AUDIT_ARCH_PPC64LE
+    if (v == (int64_t)(AUDIT_ARCH_PPC64LE))
+        return "AUDIT_ARCH_PPC64LE";
+#endif
+#ifdef AUDIT_ARCH_RISCV32
+    if (v == (int64_t)(AUDIT_ARCH_RISCV32))
+        return "AUDIT_ARCH_RISCV32";
+#endif
+#ifdef AUDIT_ARCH_RISCV64
+    if (v == (int64_t)(AUDIT_ARCH_RISCV64))
+        return "AUDIT_ARCH_RISCV64";
+#endif
+#ifdef AUDIT_ARCH_S390
+    if (v == (int64_t)(AUDIT_ARCH_S390))
+        return "AUDIT_ARCH_S390";
+#endif
+#ifdef AUDIT_ARCH_S390X
+    if (v == (int64_t)(AUDIT_ARCH_S390X))
+        return "AUDIT_ARCH_S390X";
+#endif
+#ifdef AUDIT_ARCH_SH
+    if (v == (int64_t)(AUDIT_ARCH_SH))
+        return "AUDIT_ARCH_SH";
+#endif
+#ifdef AUDIT_ARCH_SH64
+    if (v == (int64_t)(AUDIT_ARCH_SH64))
+        return "AUDIT_ARCH_SH64";
+#endif
+#ifdef AUDIT_ARCH_SHEL
+    if (v == (int64_t)(AUDIT_ARCH_SHEL))
+        return "AUDIT_ARCH_SHEL";
+#endif
+#ifdef AUDIT_ARCH_SHEL64
+    if (v == (int64_t)(AUDIT_ARCH_SHEL64))
+        return "AUDIT_ARCH_SHEL64";
+#endif
+#ifdef AUDIT_ARCH_SPARC
+    if (v == (int64_t)(AUDIT_ARCH_SPARC))
+        return "AUDIT_ARCH_SPARC";
+#endif
+#ifdef AUDIT_ARCH_SPARC64
+    if (v == (int64_t)(AUDIT_ARCH_SPARC64))
+        return "AUDIT_ARCH_SPARC64";
+#endif
+#ifdef AUDIT_ARCH_TILEGX
+    if (v == (int64_t)(AUDIT_ARCH_TILEGX))
+        return "AUDIT_ARCH_TILEGX";
+#endif
+#ifdef AUDIT_ARCH_TILEGX32
+    if (v == (int64_t)(AUDIT_ARCH_TILEGX32))
+        return "AUDIT_ARCH_TILEGX32";
+#endif
+#ifdef AUDIT_ARCH_TILEPRO
+    if (v == (int64_t)(AUDIT_ARCH_TILEPRO))
+        return "AUDIT_ARCH_TILEPRO";
+#endif
+#ifdef AUDIT_ARCH_UNICORE
+    if (v == (int64_t)(AUDIT_ARCH_UNICORE))
+        return "AUDIT_ARCH_UNICORE";
+#endif
+#ifdef AUDIT_ARCH_X86_64
+    if (v == (int64_t)(AUDIT_ARCH_X86_64))
+        return "AUDIT_ARCH_X86_64";
+#endif
+#ifdef AUDIT_ARCH_XTENSA
+    if (v == (int64_t)(AUDIT_ARCH_XTENSA))
+        return "AUDIT_ARCH_XTENSA";
+#endif
+#ifdef SYS__sysctl
+    if (v == (int64_t)(SYS__sysctl))
+        return "SYS__sysctl";
+#endif
+#ifdef SYS_accept
+    if (v == (int64_t)(SYS_accept))
+        return "SYS_accept";
+#endif
+#ifdef SYS_accept4
+    if (v == (int64_t)(SYS_accept4))
+        return "SYS_accept4";
+#endif
+#ifdef SYS_access
+    if (v == (int64_t)(SYS_access))
+        return "SYS_access";
+#endif
+#ifdef SYS_acct
+    if (v == (int64_t)(SYS_acct))
+        return "SYS_acct";
+#endif
+#ifdef SYS_add_key
+    if (v == (int64_t)(SYS_add_key))
+        return "SYS_add_key";
+#endif
+#ifdef SYS_adjtimex
+    if (v == (int64_t)(SYS_adjtimex))
+        return "SYS_adjtimex";
+#endif
+#ifdef SYS_afs_syscall
+    if (v == (int64_t)(SYS_afs_syscall))
+        return "SYS_afs_syscall";
+#endif
+#ifdef SYS_alarm
+    if (v == (int64_t)(SYS_alarm))
+        return "SYS_alarm";
+#endif
+#ifdef SYS_arch_prctl
+    if (v == (int64_t)(SYS_arch_prctl))
+        return "SYS_arch_prctl";
+#endif
+#ifdef SYS_bind
+    if (v == (int64_t)(SYS_bind))
+        return "SYS_bind";
+#endif
+#ifdef SYS_bpf
+    if (v == (int64_t)(SYS_bpf))
+        return "SYS_bpf";
+#endif
+#ifdef SYS_brk
+    if (v == (int64_t)(SYS_brk))
+        return "SYS_brk";
+#endif
+#ifdef SYS_capget
+    if (v == (int64_t)(SYS_capget))
+        return "SYS_capget";
+#endif
+#ifdef SYS_capset
+    if (v == (int64_t)(SYS_capset))
+        return "SYS_capset";
+#endif
+#ifdef SYS_chdir
+    if (v == (int64_t)(SYS_chdir))
+        return "SYS_chdir";
+#endif
+#ifdef SYS_chmod
+    if (v == (int64_t)(SYS_chmod))
+        return "SYS_chmod";
+#endif
+#ifdef SYS_chown
+    if (v == (int64_t)(SYS_chown))
+        return "SYS_chown";
+#endif
+#ifdef SYS_chroot
+    if (v == (int64_t)(SYS_chroot))
+        return "SYS_chroot";
+#endif
+#ifdef SYS_clock_adjtime
+    if (v == (int64_t)(SYS_clock_adjtime))
+        return "SYS_clock_adjtime";
+#endif
+#ifdef SYS_clock_getres
+    if (v == (int64_t)(SYS_clock_getres))
+        return "SYS_clock_getres";
+#endif
+#ifdef SYS_clock_gettime
+    if (v == (int64_t)(SYS_clock_gettime))
+        return "SYS_clock_gettime";
+#endif
+#ifdef SYS_clock_nanosleep
+    if (v == (int64_t)(SYS_clock_nanosleep))
+        return "SYS_clock_nanosleep";
+#endif
+#ifdef SYS_clock_settime
+    if (v == (int64_t)(SYS_clock_settime))
+        return "SYS_clock_settime";
+#endif
+#ifdef SYS_clone
+    if (v == (int64_t)(SYS_clone))
+        return "SYS_clone";
+#endif
+#ifdef SYS_clone3
+    if (v == (int64_t)(SYS_clone3))
+        return "SYS_clone3";
+#endif
+#ifdef SYS_close
+    if (v == (int64_t)(SYS_close))
+        return "SYS_close";
+#endif
+#ifdef SYS_close_range
+    if (v == (int64_t)(SYS_close_range))
+        return "SYS_close_range";
+#endif
+#ifdef SYS_connect
+    if (v == (int64_t)(SYS_connect))
+        return "SYS_connect";
+#endif
+#ifdef SYS_copy_file_range
+    if (v == (int64_t)(SYS_copy_file_range))
+        return "SYS_copy_file_range";
+#endif
+#ifdef SYS_creat
+    if (v == (int64_t)(SYS_creat))
+        return "SYS_creat";
+#endif
+#ifdef SYS_create_module
+    if (v == (int64_t)(SYS_create_module))
+        return "SYS_create_module";
+#endif
+#ifdef SYS_delete_module
+    if (v == (int64_t)(SYS_delete_module))
+        return "SYS_delete_module";
+#endif
+#ifdef SYS_dup
+    if (v == (int64_t)(SYS_dup))
+        return "SYS_dup";
+#endif
+#ifdef SYS_dup2
+    if (v == (int64_t)(SYS_dup2))
+        return "SYS_dup2";
+#endif
+#ifdef SYS_dup3
+    if (v == (int64_t)(SYS_dup3))
+        return "SYS_dup3";
+#endif
+#ifdef SYS_epoll_create
+    if (v == (int64_t)(SYS_epoll_create))
+        return "SYS_epoll_create";
+#endif
+#ifdef SYS_epoll_create1
+    if (v == (int64_t)(SYS_epoll_create1))
+        return "SYS_epoll_create1";
+#endif
+#ifdef SYS_epoll_ctl
+    if (v == (int64_t)(SYS_epoll_ctl))
+        return "SYS_epoll_ctl";
+#endif
+#ifdef SYS_epoll_ctl_old
+    if (v == (int64_t)(SYS_epoll_ctl_old))
+        return "SYS_epoll_ctl_old";
+#endif
+#ifdef SYS_epoll_pwait
+    if (v == (int64_t)(SYS_epoll_pwait))
+        return "SYS_epoll_pwait";
+#endif
+#ifdef SYS_epoll_pwait2
+    if (v == (int64_t)(SYS_epoll_pwait2))
+        return "SYS_epoll_pwait2";
+#endif
+#ifdef SYS_epoll_wait
+    if (v == (int64_t)(SYS_epoll_wait))
+        return "SYS_epoll_wait";
+#endif
+#ifdef SYS_epoll_wait_old
+    if (v == (int64_t)(SYS_epoll_wait_old))
+        return "SYS_epoll_wait_old";
+#endif
+#ifdef SYS_eventfd
+    if (v == (int64_t)(SYS_eventfd))
+        return "SYS_eventfd";
+#endif
+#ifdef SYS_eventfd2
+    if (v == (int64_t)(SYS_eventfd2))
+        return "SYS_eventfd2";
+#endif
+#ifdef SYS_execve
+    if (v == (int64_t)(SYS_execve))
+        return "SYS_execve";
+#endif
+#ifdef SYS_execveat
+    if (v == (int64_t)(SYS_execveat))
+        return "SYS_execveat";
+#endif
+#ifdef SYS_exit
+    if (v == (int64_t)(SYS_exit))
+        return "SYS_exit";
+#endif
+#ifdef SYS_exit_group
+    if (v == (int64_t)(SYS_exit_group))
+        return "SYS_exit_group";
+#endif
+#ifdef SYS_faccessat
+    if (v == (int64_t)(SYS_faccessat))
+        return "SYS_faccessat";
+#endif
+#ifdef SYS_faccessat2
+    if (v == (int64_t)(SYS_faccessat2))
+        return "SYS_faccessat2";
+#endif
+#ifdef SYS_fadvise64
+    if (v == (int64_t)(SYS_fadvise64))
+        return "SYS_fadvise64";
+#endif
+#ifdef SYS_fallocate
+    if (v == (int64_t)(SYS_fallocate))
+        return "SYS_fallocate";
+#endif
+#ifdef SYS_fanotify_init
+    if (v == (int64_t)(SYS_fanotify_init))
+        return "SYS_fanotify_init";
+#endif
+#ifdef SYS_fanotify_mark
+    if (v == (int64_t)(SYS_fanotify_mark))
+        return "SYS_fanotify_mark";
+#endif
+#ifdef SYS_fchdir
+    if (v == (int64_t)(SYS_fchdir))
+        return "SYS_fchdir";
+#endif
+#ifdef SYS_fchmod
+    if (v == (int64_t)(SYS_fchmod))
+        return "SYS_fchmod";
+#endif
+#ifdef SYS_fchmodat
+    if (v == (int64_t)(SYS_fchmodat))
+        return "SYS_fchmodat";
+#endif
+#ifdef SYS_fchown
+    if (v == (int64_t)(SYS_fchown))
+        return "SYS_fchown";
+#endif
+#ifdef SYS_fchownat
+    if (v == (int64_t)(SYS_fchownat))
+        return "SYS_fchownat";
+#endif
+#ifdef SYS_fcntl
+    if (v == (int64_t)(SYS_fcntl))
+        return "SYS_fcntl";
+#endif
+#ifdef SYS_fdatasync
+    if (v == (int64_t)(SYS_fdatasync))
+        return "SYS_fdatasync";
+#endif
+#ifdef SYS_fgetxattr
+    if (v == (int64_t)(SYS_fgetxattr))
+        return "SYS_fgetxattr";
+#endif
+#ifdef SYS_finit_module
+    if (v == (int64_t)(SYS_finit_module))
+        return "SYS_finit_module";
+#endif
+#ifdef SYS_flistxattr
+    if (v == (int64_t)(SYS_flistxattr))
+        return "SYS_flistxattr";
+#endif
+#ifdef SYS_flock
+    if (v == (int64_t)(SYS_flock))
+        return "SYS_flock";
+#endif
+#ifdef SYS_fork
+    if (v == (int64_t)(SYS_fork))
+        return "SYS_fork";
+#endif
+#ifdef SYS_fremovexattr
+    if (v == (int64_t)(SYS_fremovexattr))
+        return "SYS_fremovexattr";
+#endif
+#ifdef SYS_fsconfig
+    if (v == (int64_t)(SYS_fsconfig))
+        return "SYS_fsconfig";
+#endif
+#ifdef SYS_fsetxattr
+    if (v == (int64_t)(SYS_fsetxattr))
+        return "SYS_fsetxattr";
+#endif
+#ifdef SYS_fsmount
+    if (v == (int64_t)(SYS_fsmount))
+        return "SYS_fsmount";
+#endif
+#ifdef SYS_fsopen
+    if (v == (int64_t)(SYS_fsopen))
+        return "SYS_fsopen";
+#endif
+#ifdef SYS_fspick
+    if (v == (int64_t)(SYS_fspick))
+        return "SYS_fspick";
+#endif
+#ifdef SYS_fstat
+    if (v == (int64_t)(SYS_fstat))
+        return "SYS_fstat";
+#endif
+#ifdef SYS_fstatfs
+    if (v == (int64_t)(SYS_fstatfs))
+        return "SYS_fstatfs";
+#endif
+#ifdef SYS_fsync
+    if (v == (int64_t)(SYS_fsync))
+        return "SYS_fsync";
+#endif
+#ifdef SYS_ftruncate
+    if (v == (int64_t)(SYS_ftruncate))
+        return "SYS_ftruncate";
+#endif
+#ifdef SYS_futex
+    if (v == (int64_t)(SYS_futex))
+        return "SYS_futex";
+#endif
+#ifdef SYS_futex_waitv
+    if (v == (int64_t)(SYS_futex_waitv))
+        return "SYS_futex_waitv";
+#endif
+#ifdef SYS_futimesat
+    if (v == (int64_t)(SYS_futimesat))
+        return "SYS_futimesat";
+#endif
+#ifdef SYS_get_kernel_syms
+    if (v == (int64_t)(SYS_get_kernel_syms))
+        return "SYS_get_kernel_syms";
+#endif
+#ifdef SYS_get_mempolicy
+    if (v == (int64_t)(SYS_get_mempolicy))
+        return "SYS_get_mempolicy";
+#endif
+#ifdef SYS_get_robust_list
+    if (v == (int64_t)(SYS_get_robust_list))
+        return "SYS_get_robust_list";
+#endif
+#ifdef SYS_get_thread_area
+    if (v == (int64_t)(SYS_get_thread_area))
+        return "SYS_get_thread_area";
+#endif
+#ifdef SYS_getcpu
+    if (v == (int64_t)(SYS_getcpu))
+        return "SYS_getcpu";
+#endif
+#ifdef SYS_getcwd
+    if (v == (int64_t)(SYS_getcwd))
+        return "SYS_getcwd";
+#endif
+#ifdef SYS_getdents
+    if (v == (int64_t)(SYS_getdents))
+        return "SYS_getdents";
+#endif
+#ifdef SYS_getdents64
+    if (v == (int64_t)(SYS_getdents64))
+        return "SYS_getdents64";
+#endif
+#ifdef SYS_getegid
+    if (v == (int64_t)(SYS_getegid))
+        return "SYS_getegid";
+#endif
+#ifdef SYS_geteuid
+    if (v == (int64_t)(SYS_geteuid))
+        return "SYS_geteuid";
+#endif
+#ifdef SYS_getgid
+    if (v == (int64_t)(SYS_getgid))
+        return "SYS_getgid";
+#endif
+#ifdef SYS_getgroups
+    if (v == (int64_t)(SYS_getgroups))
+        return "SYS_getgroups";
+#endif
+#ifdef SYS_getitimer
+    if (v == (int64_t)(SYS_getitimer))
+        return "SYS_getitimer";
+#endif
+#ifdef SYS_getpeername
+    if (v == (int64_t)(SYS_getpeername))
+        return "SYS_getpeername";
+#endif
+#ifdef SYS_getpgid
+    if (v == (int64_t)(SYS_getpgid))
+        return "SYS_getpgid";
+#endif
+#ifdef SYS_getpgrp
+    if (v == (int64_t)(SYS_getpgrp))
+        return "SYS_getpgrp";
+#endif
+#ifdef SYS_getpid
+    if (v == (int64_t)(SYS_getpid))
+        return "SYS_getpid";
+#endif
+#ifdef SYS_getpmsg
+    if (v == (int64_t)(SYS_getpmsg))
+        return "SYS_getpmsg";
+#endif
+#ifdef SYS_getppid
+    if (v == (int64_t)(SYS_getppid))
+        return "SYS_getppid";
+#endif
+#ifdef SYS_getpriority
+    if (v == (int64_t)(SYS_getpriority))
+        return "SYS_getpriority";
+#endif
+#ifdef SYS_getrandom
+    if (v == (int64_t)(SYS_getrandom))
+        return "SYS_getrandom";
+#endif
+#ifdef SYS_getresgid
+    if (v == (int64_t)(SYS_getresgid))
+        return "SYS_getresgid";
+#endif
+#ifdef SYS_getresuid
+    if (v == (int64_t)(SYS_getresuid))
+        return "SYS_getresuid";
+#endif
+#ifdef SYS_getrlimit
+    if (v == (int64_t)(SYS_getrlimit))
+        return "SYS_getrlimit";
+#endif
+#ifdef SYS_getrusage
+    if (v == (int64_t)(SYS_getrusage))
+        return "SYS_getrusage";
+#endif
+#ifdef SYS_getsid
+    if (v == (int64_t)(SYS_getsid))
+        return "SYS_getsid";
+#endif
+#ifdef SYS_getsockname
+    if (v == (int64_t)(SYS_getsockname))
+        return "SYS_getsockname";
+#endif
+#ifdef SYS_getsockopt
+    if (v == (int64_t)(SYS_getsockopt))
+        return "SYS_getsockopt";
+#endif
+#ifdef SYS_gettid
+    if (v == (int64_t)(SYS_gettid))
+        return "SYS_gettid";
+#endif
+#ifdef SYS_gettimeofday
+    if (v == (int64_t)(SYS_gettimeofday))
+        return "SYS_gettimeofday";
+#endif
+#ifdef SYS_getuid
+    if (v == (int64_t)(SYS_getuid))
+        return "SYS_getuid";
+#endif
+#ifdef SYS_getxattr
+    if (v == (int64_t)(SYS_getxattr))
+        return "SYS_getxattr";
+#endif
+#ifdef SYS_init_module
+    if (v == (int64_t)(SYS_init_module))
+        return "SYS_init_module";
+#endif
+#ifdef SYS_inotify_add_watch
+    if (v == (int64_t)(SYS_inotify_add_watch))
+        return "SYS_inotify_add_watch";
+#endif
+#ifdef SYS_inotify_init
+    if (v == (int64_t)(SYS_inotify_init))
+        return "SYS_inotify_init";
+#endif
+#ifdef SYS_inotify_init1
+    if (v == (int64_t)(SYS_inotify_init1))
+        return "SYS_inotify_init1";
+#endif
+#ifdef SYS_inotify_rm_watch
+    if (v == (int64_t)(SYS_inotify_rm_watch))
+        return "SYS_inotify_rm_watch";
+#endif
+#ifdef SYS_io_cancel
+    if (v == (int64_t)(SYS_io_cancel))
+        return "SYS_io_cancel";
+#endif
+#ifdef SYS_io_destroy
+    if (v == (int64_t)(SYS_io_destroy))
+        return "SYS_io_destroy";
+#endif
+#ifdef SYS_io_getevents
+    if (v == (int64_t)(SYS_io_getevents))
+        return "SYS_io_getevents";
+#endif
+#ifdef SYS_io_pgetevents
+    if (v == (int64_t)(SYS_io_pgetevents))
+        return "SYS_io_pgetevents";
+#endif
+#ifdef SYS_io_setup
+    if (v == (int64_t)(SYS_io_setup))
+        return "SYS_io_setup";
+#endif
+#ifdef SYS_io_submit
+    if (v == (int64_t)(SYS_io_submit))
+        return "SYS_io_submit";
+#endif
+#ifdef SYS_io_uring_enter
+    if (v == (int64_t)(SYS_io_uring_enter))
+        return "SYS_io_uring_enter";
+#endif
+#ifdef SYS_io_uring_register
+    if (v == (int64_t)(SYS_io_uring_register))
+        return "SYS_io_uring_register";
+#endif
+#ifdef SYS_io_uring_setup
+    if (v == (int64_t)(SYS_io_uring_setup))
+        return "SYS_io_uring_setup";
+#endif
+#ifdef SYS_ioctl
+    if (v == (int64_t)(SYS_ioctl))
+        return "SYS_ioctl";
+#endif
+#ifdef SYS_ioperm
+    if (v == (int64_t)(SYS_ioperm))
+        return "SYS_ioperm";
+#endif
+#ifdef SYS_iopl
+    if (v == (int64_t)(SYS_iopl))
+        return "SYS_iopl";
+#endif
+#ifdef SYS_ioprio_get
+    if (v == (int64_t)(SYS_ioprio_get))
+        return "SYS_ioprio_get";
+#endif
+#ifdef SYS_ioprio_set
+    if (v == (int64_t)(SYS_ioprio_set))
+        return "SYS_ioprio_set";
+#endif
+#ifdef SYS_kcmp
+    if (v == (int64_t)(SYS_kcmp))
+        return "SYS_kcmp";
+#endif
+#ifdef SYS_kexec_file_load
+    if (v == (int64_t)(SYS_kexec_file_load))
+        return "SYS_kexec_file_load";
+#endif
+#ifdef SYS_kexec_load
+    if (v == (int64_t)(SYS_kexec_load))
+        return "SYS_kexec_load";
+#endif
+#ifdef SYS_keyctl
+    if (v == (int64_t)(SYS_keyctl))
+        return "SYS_keyctl";
+#endif
+#ifdef SYS_kill
+    if (v == (int64_t)(SYS_kill))
+        return "SYS_kill";
+#endif
+#ifdef SYS_landlock_add_rule
+    if (v == (int64_t)(SYS_landlock_add_rule))
+        return "SYS_landlock_add_rule";
+#endif
+#ifdef SYS_landlock_create_ruleset
+    if (v == (int64_t)(SYS_landlock_create_ruleset))
+        return "SYS_landlock_create_ruleset";
+#endif
+#ifdef SYS_landlock_restrict_self
+    if (v == (int64_t)(SYS_landlock_restrict_self))
+        return "SYS_landlock_restrict_self";
+#endif
+#ifdef SYS_lchown
+    if (v == (int64_t)(SYS_lchown))
+        return "SYS_lchown";
+#endif
+#ifdef SYS_lgetxattr
+    if (v == (int64_t)(SYS_lgetxattr))
+        return "SYS_lgetxattr";
+#endif
+#ifdef SYS_link
+    if (v == (int64_t)(SYS_link))
+        return "SYS_link";
+#endif
+#ifdef SYS_linkat
+    if (v == (int64_t)(SYS_linkat))
+        return "SYS_linkat";
+#endif
+#ifdef SYS_listen
+    if (v == (int64_t)(SYS_listen))
+        return "SYS_listen";
+#endif
+#ifdef SYS_listxattr
+    if (v == (int64_t)(SYS_listxattr))
+        return "SYS_listxattr";
+#endif
+#ifdef SYS_llistxattr
+    if (v == (int64_t)(SYS_llistxattr))
+        return "SYS_llistxattr";
+#endif
+#ifdef SYS_lookup_dcookie
+    if (v == (int64_t)(SYS_lookup_dcookie))
+        return "SYS_lookup_dcookie";
+#endif
+#ifdef SYS_lremovexattr
+    if (v == (int64_t)(SYS_lremovexattr))
+        return "SYS_lremovexattr";
+#endif
+#ifdef SYS_lseek
+    if (v == (int64_t)(SYS_lseek))
+        return "SYS_lseek";
+#endif
+#ifdef SYS_lsetxattr
+    if (v == (int64_t)(SYS_lsetxattr))
+        return "SYS_lsetxattr";
+#endif
+#ifdef SYS_lstat
+    if (v == (int64_t)(SYS_lstat))
+        return "SYS_lstat";
+#endif
+#ifdef SYS_madvise
+    if (v == (int64_t)(SYS_madvise))
+        return "SYS_madvise";
+#endif
+#ifdef SYS_mbind
+    if (v == (int64_t)(SYS_mbind))
+        return "SYS_mbind";
+#endif
+#ifdef SYS_membarrier
+    if (v == (int64_t)(SYS_membarrier))
+        return "SYS_membarrier";
+#endif
+#ifdef SYS_memfd_create
+    if (v == (int64_t)(SYS_memfd_create))
+        return "SYS_memfd_create";
+#endif
+#ifdef SYS_memfd_secret
+    if (v == (int64_t)(SYS_memfd_secret))
+        return "SYS_memfd_secret";
+#endif
+#ifdef SYS_migrate_pages
+    if (v == (int64_t)(SYS_migrate_pages))
+        return "SYS_migrate_pages";
+#endif
+#ifdef SYS_mincore
+    if (v == (int64_t)(SYS_mincore))
+        return "SYS_mincore";
+#endif
+#ifdef SYS_mkdir
+    if (v == (int64_t)(SYS_mkdir))
+        return "SYS_mkdir";
+#endif
+#ifdef SYS_mkdirat
+    if (v == (int64_t)(SYS_mkdirat))
+        return "SYS_mkdirat";
+#endif
+#ifdef SYS_mknod
+    if (v == (int64_t)(SYS_mknod))
+        return "SYS_mknod";
+#endif
+#ifdef SYS_mknodat
+    if (v == (int64_t)(SYS_mknodat))
+        return "SYS_mknodat";
+#endif
+#ifdef SYS_mlock
+    if (v == (int64_t)(SYS_mlock))
+        return "SYS_mlock";
+#endif
+#ifdef SYS_mlock2
+    if (v == (int64_t)(SYS_mlock2))
+        return "SYS_mlock2";
+#endif
+#ifdef SYS_mlockall
+    if (v == (int64_t)(SYS_mlockall))
+        return "SYS_mlockall";
+#endif
+#ifdef SYS_mmap
+    if (v == (int64_t)(SYS_mmap))
+        return "SYS_mmap";
+#endif
+#ifdef SYS_modify_ldt
+    if (v == (int64_t)(SYS_modify_ldt))
+        return "SYS_modify_ldt";
+#endif
+#ifdef SYS_mount
+    if (v == (int64_t)(SYS_mount))
+        return "SYS_mount";
+#endif
+#ifdef SYS_mount_setattr
+    if (v == (int64_t)(SYS_mount_setattr))
+        return "SYS_mount_setattr";
+#endif
+#ifdef SYS_move_mount
+    if (v == (int64_t)(SYS_move_mount))
+        return "SYS_move_mount";
+#endif
+#ifdef SYS_move_pages
+    if (v == (int64_t)(SYS_move_pages))
+        return "SYS_move_pages";
+#endif
+#ifdef SYS_mprotect
+    if (v == (int64_t)(SYS_mprotect))
+        return "SYS_mprotect";
+#endif
+#ifdef SYS_mq_getsetattr
+    if (v == (int64_t)(SYS_mq_getsetattr))
+        return "SYS_mq_getsetattr";
+#endif
+#ifdef SYS_mq_notify
+    if (v == (int64_t)(SYS_mq_notify))
+        return "SYS_mq_notify";
+#endif
+#ifdef SYS_mq_open
+    if (v == (int64_t)(SYS_mq_open))
+        return "SYS_mq_open";
+#endif
+#ifdef SYS_mq_timedreceive
+    if (v == (int64_t)(SYS_mq_timedreceive))
+        return "SYS_mq_timedreceive";
+#endif
+#ifdef SYS_mq_timedsend
+    if (v == (int64_t)(SYS_mq_timedsend))
+        return "SYS_mq_timedsend";
+#endif
+#ifdef SYS_mq_unlink
+    if (v == (int64_t)(SYS_mq_unlink))
+        return "SYS_mq_unlink";
+#endif
+#ifdef SYS_mremap
+    if (v == (int64_t)(SYS_mremap))
+        return "SYS_mremap";
+#endif
+#ifdef SYS_msgctl
+    if (v == (int64_t)(SYS_msgctl))
+        return "SYS_msgctl";
+#endif
+#ifdef SYS_msgget
+    if (v == (int64_t)(SYS_msgget))
+        return "SYS_msgget";
+#endif
+#ifdef SYS_msgrcv
+    if (v == (int64_t)(SYS_msgrcv))
+        return "SYS_msgrcv";
+#endif
+#ifdef SYS_msgsnd
+    if (v == (int64_t)(SYS_msgsnd))
+        return "SYS_msgsnd";
+#endif
+#ifdef SYS_msync
+    if (v == (int64_t)(SYS_msync))
+        return "SYS_msync";
+#endif
+#ifdef SYS_munlock
+    if (v == (int64_t)(SYS_munlock))
+        return "SYS_munlock";
+#endif
+#ifdef SYS_munlockall
+    if (v == (int64_t)(SYS_munlockall))
+        return "SYS_munlockall";
+#endif
+#ifdef SYS_munmap
+    if (v == (int64_t)(SYS_munmap))
+        return "SYS_munmap";
+#endif
+#ifdef SYS_name_to_handle_at
+    if (v == (int64_t)(SYS_name_to_handle_at))
+        return "SYS_name_to_handle_at";
+#endif
+#ifdef SYS_nanosleep
+    if (v == (int64_t)(SYS_nanosleep))
+        return "SYS_nanosleep";
+#endif
+#ifdef SYS_newfstatat
+    if (v == (int64_t)(SYS_newfstatat))
+        return "SYS_newfstatat";
+#endif
+#ifdef SYS_nfsservctl
+    if (v == (int64_t)(SYS_nfsservctl))
+        return "SYS_nfsservctl";
+#endif
+#ifdef SYS_open
+    if (v == (int64_t)(SYS_open))
+        return "SYS_open";
+#endif
+#ifdef SYS_open_by_handle_at
+    if (v == (int64_t)(SYS_open_by_handle_at))
+        return "SYS_open_by_handle_at";
+#endif
+#ifdef SYS_open_tree
+    if (v == (int64_t)(SYS_open_tree))
+        return "SYS_open_tree";
+#endif
+#ifdef SYS_openat
+    if (v == (int64_t)(SYS_openat))
+        return "SYS_openat";
+#endif
+#ifdef SYS_openat2
+    if (v == (int64_t)(SYS_openat2))
+        return "SYS_openat2";
+#endif
+#ifdef SYS_pause
+    if (v == (int64_t)(SYS_pause))
+        return "SYS_pause";
+#endif
+#ifdef SYS_perf_event_open
+    if (v == (int64_t)(SYS_perf_event_open))
+        return "SYS_perf_event_open";
+#endif
+#ifdef SYS_personality
+    if (v == (int64_t)(SYS_personality))
+        return "SYS_personality";
+#endif
+#ifdef SYS_pidfd_getfd
+    if (v == (int64_t)(SYS_pidfd_getfd))
+        return "SYS_pidfd_getfd";
+#endif
+#ifdef SYS_pidfd_open
+    if (v == (int64_t)(SYS_pidfd_open))
+        return "SYS_pidfd_open";
+#endif
+#ifdef SYS_pidfd_send_signal
+    if (v == (int64_t)(SYS_pidfd_send_signal))
+        return "SYS_pidfd_send_signal";
+#endif
+#ifdef SYS_pipe
+    if (v == (int64_t)(SYS_pipe))
+        return "SYS_pipe";
+#endif
+#ifdef SYS_pipe2
+    if (v == (int64_t)(SYS_pipe2))
+        return "SYS_pipe2";
+#endif
+#ifdef SYS_pivot_root
+    if (v == (int64_t)(SYS_pivot_root))
+        return "SYS_pivot_root";
+#endif
+#ifdef SYS_pkey_alloc
+    if (v == (int64_t)(SYS_pkey_alloc))
+        return "SYS_pkey_alloc";
+#endif
+#ifdef SYS_pkey_free
+    if (v == (int64_t)(SYS_pkey_free))
+        return "SYS_pkey_free";
+#endif
+#ifdef SYS_pkey_mprotect
+    if (v == (int64_t)(SYS_pkey_mprotect))
+        return "SYS_pkey_mprotect";
+#endif
+#ifdef SYS_poll
+    if (v == (int64_t)(SYS_poll))
+        return "SYS_poll";
+#endif
+#ifdef SYS_ppoll
+    if (v == (int64_t)(SYS_ppoll))
+        return "SYS_ppoll";
+#endif
+#ifdef SYS_prctl
+    if (v == (int64_t)(SYS_prctl))
+        return "SYS_prctl";
+#endif
+#ifdef SYS_pread64
+    if (v == (int64_t)(SYS_pread64))
+        return "SYS_pread64";
+#endif
+#ifdef SYS_preadv
+    if (v == (int64_t)(SYS_preadv))
+        return "SYS_preadv";
+#endif
+#ifdef SYS_preadv2
+    if (v == (int64_t)(SYS_preadv2))
+        return "SYS_preadv2";
+#endif
+#ifdef SYS_prlimit64
+    if (v == (int64_t)(SYS_prlimit64))
+        return "SYS_prlimit64";
+#endif
+#ifdef SYS_process_madvise
+    if (v == (int64_t)(SYS_process_madvise))
+        return "SYS_process_madvise";
+#endif
+#ifdef SYS_process_mrelease
+    if (v == (int64_t)(SYS_process_mrelease))
+        return "SYS_process_mrelease";
+#endif
+#ifdef SYS_process_vm_readv
+    if (v == (int64_t)(SYS_process_vm_readv))
+        return "SYS_process_vm_readv";
+#endif
+#ifdef SYS_process_vm_writev
+    if (v == (int64_t)(SYS_process_vm_writev))
+        return "SYS_process_vm_writev";
+#endif
+#ifdef SYS_pselect6
+    if (v == (int64_t)(SYS_pselect6))
+        return "SYS_pselect6";
+#endif
+#ifdef SYS_ptrace
+    if (v == (int64_t)(SYS_ptrace))
+        return "SYS_ptrace";
+#endif
+#ifdef SYS_putpmsg
+    if (v == (int64_t)(SYS_putpmsg))
+        return "SYS_putpmsg";
+#endif
+#ifdef SYS_pwrite64
+    if (v == (int64_t)(SYS_pwrite64))
+        return "SYS_pwrite64";
+#endif
+#ifdef SYS_pwritev
+    if (v == (int64_t)(SYS_pwritev))
+        return "SYS_pwritev";
+#endif
+#ifdef SYS_pwritev2
+    if (v == (int64_t)(SYS_pwritev2))
+        return "SYS_pwritev2";
+#endif
+#ifdef SYS_query_module
+    if (v == (int64_t)(SYS_query_module))
+        return "SYS_query_module";
+#endif
+#ifdef SYS_quotactl
+    if (v == (int64_t)(SYS_quotactl))
+        return "SYS_quotactl";
+#endif
+#ifdef SYS_quotactl_fd
+    if (v == (int64_t)(SYS_quotactl_fd))
+        return "SYS_quotactl_fd";
+#endif
+#ifdef SYS_read
+    if (v == (int64_t)(SYS_read))
+        return "SYS_read";
+#endif
+#ifdef SYS_readahead
+    if (v == (int64_t)(SYS_readahead))
+        return "SYS_readahead";
+#endif
+#ifdef SYS_readlink
+    if (v == (int64_t)(SYS_readlink))
+        return "SYS_readlink";
+#endif
+#ifdef SYS_readlinkat
+    if (v == (int64_t)(SYS_readlinkat))
+        return "SYS_readlinkat";
+#endif
+#ifdef SYS_readv
+    if (v == (int64_t)(SYS_readv))
+        return "SYS_readv";
+#endif
+#ifdef SYS_reboot
+    if (v == (int64_t)(SYS_reboot))
+        return "SYS_reboot";
+#endif
+#ifdef SYS_recvfrom
+    if (v == (int64_t)(SYS_recvfrom))
+        return "SYS_recvfrom";
+#endif
+#ifdef SYS_recvmmsg
+    if (v == (int64_t)(SYS_recvmmsg))
+        return "SYS_recvmmsg";
+#endif
+#ifdef SYS_recvmsg
+    if (v == (int64_t)(SYS_recvmsg))
+        return "SYS_recvmsg";
+#endif
+#ifdef SYS_remap_file_pages
+    if (v == (int64_t)(SYS_remap_file_pages))
+        return "SYS_remap_file_pages";
+#endif
+#ifdef SYS_removexattr
+    if (v == (int64_t)(SYS_removexattr))
+        return "SYS_removexattr";
+#endif
+#ifdef SYS_rename
+    if (v == (int64_t)(SYS_rename))
+        return "SYS_rename";
+#endif
+#ifdef SYS_renameat
+    if (v == (int64_t)(SYS_renameat))
+        return "SYS_renameat";
+#endif
+#ifdef SYS_renameat2
+    if (v == (int64_t)(SYS_renameat2))
+        return "SYS_renameat2";
+#endif
+#ifdef SYS_request_key
+    if (v == (int64_t)(SYS_request_key))
+        return "SYS_request_key";
+#endif
+#ifdef SYS_restart_syscall
+    if (v == (int64_t)(SYS_restart_syscall))
+        return "SYS_restart_syscall";
+#endif
+#ifdef SYS_rmdir
+    if (v == (int64_t)(SYS_rmdir))
+        return "SYS_rmdir";
+#endif
+#ifdef SYS_rseq
+    if (v == (int64_t)(SYS_rseq))
+        return "SYS_rseq";
+#endif
+#ifdef SYS_rt_sigaction
+    if (v == (int64_t)(SYS_rt_sigaction))
+        return "SYS_rt_sigaction";
+#endif
+#ifdef SYS_rt_sigpending
+    if (v == (int64_t)(SYS_rt_sigpending))
+        return "SYS_rt_sigpending";
+#endif
+#ifdef SYS_rt_sigprocmask
+    if (v == (int64_t)(SYS_rt_sigprocmask))
+        return "SYS_rt_sigprocmask";
+#endif
+#ifdef SYS_rt_sigqueueinfo
+    if (v == (int64_t)(SYS_rt_sigqueueinfo))
+        return "SYS_rt_sigqueueinfo";
+#endif
+#ifdef SYS_rt_sigreturn
+    if (v == (int64_t)(SYS_rt_sigreturn))
+        return "SYS_rt_sigreturn";
+#endif
+#ifdef SYS_rt_sigsuspend
+    if (v == (int64_t)(SYS_rt_sigsuspend))
+        return "SYS_rt_sigsuspend";
+#endif
+#ifdef SYS_rt_sigtimedwait
+    if (v == (int64_t)(SYS_rt_sigtimedwait))
+        return "SYS_rt_sigtimedwait";
+#endif
+#ifdef SYS_rt_tgsigqueueinfo
+    if (v == (int64_t)(SYS_rt_tgsigqueueinfo))
+        return "SYS_rt_tgsigqueueinfo";
+#endif
+#ifdef SYS_sched_get_priority_max
+    if (v == (int64_t)(SYS_sched_get_priority_max))
+        return "SYS_sched_get_priority_max";
+#endif
+#ifdef SYS_sched_get_priority_min
+    if (v == (int64_t)(SYS_sched_get_priority_min))
+        return "SYS_sched_get_priority_min";
+#endif
+#ifdef SYS_sched_getaffinity
+    if (v == (int64_t)(SYS_sched_getaffinity))
+        return "SYS_sched_getaffinity";
+#endif
+#ifdef SYS_sched_getattr
+    if (v == (int64_t)(SYS_sched_getattr))
+        return "SYS_sched_getattr";
+#endif
+#ifdef SYS_sched_getparam
+    if (v == (int64_t)(SYS_sched_getparam))
+        return "SYS_sched_getparam";
+#endif
+#ifdef SYS_sched_getscheduler
+    if (v == (int64_t)(SYS_sched_getscheduler))
+        return "SYS_sched_getscheduler";
+#endif
+#ifdef SYS_sched_rr_get_interval
+    if (v == (int64_t)(SYS_sched_rr_get_interval))
+        return "SYS_sched_rr_get_interval";
+#endif
+#ifdef SYS_sched_setaffinity
+    if (v == (int64_t)(SYS_sched_setaffinity))
+        return "SYS_sched_setaffinity";
+#endif
+#ifdef SYS_sched_setattr
+    if (v == (int64_t)(SYS_sched_setattr))
+        return "SYS_sched_setattr";
+#endif
+#ifdef SYS_sched_setparam
+    if (v == (int64_t)(SYS_sched_setparam))
+        return "SYS_sched_setparam";
+#endif
+#ifdef SYS_sched_setscheduler
+    if (v == (int64_t)(SYS_sched_setscheduler))
+        return "SYS_sched_setscheduler";
+#endif
+#ifdef SYS_sched_yield
+    if (v == (int64_t)(SYS_sched_yield))
+        return "SYS_sched_yield";
+#endif
+#ifdef SYS_seccomp
+    if (v == (int64_t)(SYS_seccomp))
+        return "SYS_seccomp";
+#endif
+#ifdef SYS_security
+    if (v == (int64_t)(SYS_security))
+        return "SYS_security";
+#endif
+#ifdef SYS_select
+    if (v == (int64_t)(SYS_select))
+        return "SYS_select";
+#endif
+#ifdef SYS_semctl
+    if (v == (int64_t)(SYS_semctl))
+        return "SYS_semctl";
+#endif
+#ifdef SYS_semget
+    if (v == (int64_t)(SYS_semget))
+        return "SYS_semget";
+#endif
+#ifdef SYS_semop
+    if (v == (int64_t)(SYS_semop))
+        return "SYS_semop";
+#endif
+#ifdef SYS_semtimedop
+    if (v == (int64_t)(SYS_semtimedop))
+        return "SYS_semtimedop";
+#endif
+#ifdef SYS_sendfile
+    if (v == (int64_t)(SYS_sendfile))
+        return "SYS_sendfile";
+#endif
+#ifdef SYS_sendmmsg
+    if (v == (int64_t)(SYS_sendmmsg))
+        return "SYS_sendmmsg";
+#endif
+#ifdef SYS_sendmsg
+    if (v == (int64_t)(SYS_sendmsg))
+        return "SYS_sendmsg";
+#endif
+#ifdef SYS_sendto
+    if (v == (int64_t)(SYS_sendto))
+        return "SYS_sendto";
+#endif
+#ifdef SYS_set_mempolicy
+    if (v == (int64_t)(SYS_set_mempolicy))
+        return "SYS_set_mempolicy";
+#endif
+#ifdef SYS_set_mempolicy_home_node
+    if (v == (int64_t)(SYS_set_mempolicy_home_node))
+        return "SYS_set_mempolicy_home_node";
+#endif
+#ifdef SYS_set_robust_list
+    if (v == (int64_t)(SYS_set_robust_list))
+        return "SYS_set_robust_list";
+#endif
+#ifdef SYS_set_thread_area
+    if (v == (int64_t)(SYS_set_thread_area))
+        return "SYS_set_thread_area";
+#endif
+#ifdef SYS_set_tid_address
+    if (v == (int64_t)(SYS_set_tid_address))
+        return "SYS_set_tid_address";
+#endif
+#ifdef SYS_setdomainname
+    if (v == (int64_t)(SYS_setdomainname))
+        return "SYS_setdomainname";
+#endif
+#ifdef SYS_setfsgid
+    if (v == (int64_t)(SYS_setfsgid))
+        return "SYS_setfsgid";
+#endif
+#ifdef SYS_setfsuid
+    if (v == (int64_t)(SYS_setfsuid))
+        return "SYS_setfsuid";
+#endif
+#ifdef SYS_setgid
+    if (v == (int64_t)(SYS_setgid))
+        return "SYS_setgid";
+#endif
+#ifdef SYS_setgroups
+    if (v == (int64_t)(SYS_setgroups))
+        return "SYS_setgroups";
+#endif
+#ifdef SYS_sethostname
+    if (v == (int64_t)(SYS_sethostname))
+        return "SYS_sethostname";
+#endif
+#ifdef SYS_setitimer
+    if (v == (int64_t)(SYS_setitimer))
+        return "SYS_setitimer";
+#endif
+#ifdef SYS_setns
+    if (v == (int64_t)(SYS_setns))
+        return "SYS_setns";
+#endif
+#ifdef SYS_setpgid
+    if (v == (int64_t)(SYS_setpgid))
+        return "SYS_setpgid";
+#endif
+#ifdef SYS_setpriority
+    if (v == (int64_t)(SYS_setpriority))
+        return "SYS_setpriority";
+#endif
+#ifdef SYS_setregid
+    if (v == (int64_t)(SYS_setregid))
+        return "SYS_setregid";
+#endif
+#ifdef SYS_setresgid
+    if (v == (int64_t)(SYS_setresgid))
+        return "SYS_setresgid";
+#endif
+#ifdef SYS_setresuid
+    if (v == (int64_t)(SYS_setresuid))
+        return "SYS_setresuid";
+#endif
+#ifdef SYS_setreuid
+    if (v == (int64_t)(SYS_setreuid))
+        return "SYS_setreuid";
+#endif
+#ifdef SYS_setrlimit
+    if (v == (int64_t)(SYS_setrlimit))
+        return "SYS_setrlimit";
+#endif
+#ifdef SYS_setsid
+    if (v == (int64_t)(SYS_setsid))
+        return "SYS_setsid";
+#endif
+#ifdef SYS_setsockopt
+    if (v == (int64_t)(SYS_setsockopt))
+        return "SYS_setsockopt";
+#endif
+#ifdef SYS_settimeofday
+    if (v == (int64_t)(SYS_settimeofday))
+        return "SYS_settimeofday";
+#endif
+#ifdef SYS_setuid
+    if (v == (int64_t)(SYS_setuid))
+        return "SYS_setuid";
+#endif
+#ifdef SYS_setxattr
+    if (v == (int64_t)(SYS_setxattr))
+        return "SYS_setxattr";
+#endif
+#ifdef SYS_shmat
+    if (v == (int64_t)(SYS_shmat))
+        return "SYS_shmat";
+#endif
+#ifdef SYS_shmctl
+    if (v == (int64_t)(SYS_shmctl))
+        return "SYS_shmctl";
+#endif
+#ifdef SYS_shmdt
+    if (v == (int64_t)(SYS_shmdt))
+        return "SYS_shmdt";
+#endif
+#ifdef SYS_shmget
+    if (v == (int64_t)(SYS_shmget))
+        return "SYS_shmget";
+#endif
+#ifdef SYS_shutdown
+    if (v == (int64_t)(SYS_shutdown))
+        return "SYS_shutdown";
+#endif
+#ifdef SYS_sigaltstack
+    if (v == (int64_t)(SYS_sigaltstack))
+        return "SYS_sigaltstack";
+#endif
+#ifdef SYS_signalfd
+    if (v == (int64_t)(SYS_signalfd))
+        return "SYS_signalfd";
+#endif
+#ifdef SYS_signalfd4
+    if (v == (int64_t)(SYS_signalfd4))
+        return "SYS_signalfd4";
+#endif
+#ifdef SYS_socket
+    if (v == (int64_t)(SYS_socket))
+        return "SYS_socket";
+#endif
+#ifdef SYS_socketpair
+    if (v == (int64_t)(SYS_socketpair))
+        return "SYS_socketpair";
+#endif
+#ifdef SYS_splice
+    if (v == (int64_t)(SYS_splice))
+        return "SYS_splice";
+#endif
+#ifdef SYS_stat
+    if (v == (int64_t)(SYS_stat))
+        return "SYS_stat";
+#endif
+#ifdef SYS_statfs
+    if (v == (int64_t)(SYS_statfs))
+        return "SYS_statfs";
+#endif
+#ifdef SYS_statx
+    if (v == (int64_t)(SYS_statx))
+        return "SYS_statx";
+#endif
+#ifdef SYS_swapoff
+    if (v == (int64_t)(SYS_swapoff))
+        return "SYS_swapoff";
+#endif
+#ifdef SYS_swapon
+    if (v == (int64_t)(SYS_swapon))
+        return "SYS_swapon";
+#endif
+#ifdef SYS_symlink
+    if (v == (int64_t)(SYS_symlink))
+        return "SYS_symlink";
+#endif
+#ifdef SYS_symlinkat
+    if (v == (int64_t)(SYS_symlinkat))
+        return "SYS_symlinkat";
+#endif
+#ifdef SYS_sync
+    if (v == (int64_t)(SYS_sync))
+        return "SYS_sync";
+#endif
+#ifdef SYS_sync_file_range
+    if (v == (int64_t)(SYS_sync_file_range))
+        return "SYS_sync_file_range";
+#endif
+#ifdef SYS_syncfs
+    if (v == (int64_t)(SYS_syncfs))
+        return "SYS_syncfs";
+#endif
+#ifdef SYS_sysfs
+    if (v == (int64_t)(SYS_sysfs))
+        return "SYS_sysfs";
+#endif
+#ifdef SYS_sysinfo
+    if (v == (int64_t)(SYS_sysinfo))
+        return "SYS_sysinfo";
+#endif
+#ifdef SYS_syslog
+    if (v == (int64_t)(SYS_syslog))
+        return "SYS_syslog";
+#endif
+#ifdef SYS_tee
+    if (v == (int64_t)(SYS_tee))
+        return "SYS_tee";
+#endif
+#ifdef SYS_tgkill
+    if (v == (int64_t)(SYS_tgkill))
+        return "SYS_tgkill";
+#endif
+#ifdef SYS_time
+    if (v == (int64_t)(SYS_time))
+        return "SYS_time";
+#endif
+#ifdef SYS_timer_create
+    if (v == (int64_t)(SYS_timer_create))
+        return "SYS_timer_create";
+#endif
+#ifdef SYS_timer_delete
+    if (v == (int64_t)(SYS_timer_delete))
+        return "SYS_timer_delete";
+#endif
+#ifdef SYS_timer_getoverrun
+    if (v == (int64_t)(SYS_timer_getoverrun))
+        return "SYS_timer_getoverrun";
+#endif
+#ifdef SYS_timer_gettime
+    if (v == (int64_t)(SYS_timer_gettime))
+        return "SYS_timer_gettime";
+#endif
+#ifdef SYS_timer_settime
+    if (v == (int64_t)(SYS_timer_settime))
+        return "SYS_timer_settime";
+#endif
+#ifdef SYS_timerfd_create
+    if (v == (int64_t)(SYS_timerfd_create))
+        return "SYS_timerfd_create";
+#endif
+#ifdef SYS_timerfd_gettime
+    if (v == (int64_t)(SYS_timerfd_gettime))
+        return "SYS_timerfd_gettime";
+#endif
+#ifdef SYS_timerfd_settime
+    if (v == (int64_t)(SYS_timerfd_settime))
+        return "SYS_timerfd_settime";
+#endif
+#ifdef SYS_times
+    if (v == (int64_t)(SYS_times))
+        return "SYS_times";
+#endif
+#ifdef SYS_tkill
+    if (v == (int64_t)(SYS_tkill))
+        return "SYS_tkill";
+#endif
+#ifdef SYS_truncate
+    if (v == (int64_t)(SYS_truncate))
+        return "SYS_truncate";
+#endif
+#ifdef SYS_tuxcall
+    if (v == (int64_t)(SYS_tuxcall))
+        return "SYS_tuxcall";
+#endif
+#ifdef SYS_umask
+    if (v == (int64_t)(SYS_umask))
+        return "SYS_umask";
+#endif
+#ifdef SYS_umount2
+    if (v == (int64_t)(SYS_umount2))
+        return "SYS_umount2";
+#endif
+#ifdef SYS_uname
+    if (v == (int64_t)(SYS_uname))
+        return "SYS_uname";
+#endif
+#ifdef SYS_unlink
+    if (v == (int64_t)(SYS_unlink))
+        return "SYS_unlink";
+#endif
+#ifdef SYS_unlinkat
+    if (v == (int64_t)(SYS_unlinkat))
+        return "SYS_unlinkat";
+#endif
+#ifdef SYS_unshare
+    if (v == (int64_t)(SYS_unshare))
+        return "SYS_unshare";
+#endif
+#ifdef SYS_uselib
+    if (v == (int64_t)(SYS_uselib))
+        return "SYS_uselib";
+#endif
+#ifdef SYS_userfaultfd
+    if (v == (int64_t)(SYS_userfaultfd))
+        return "SYS_userfaultfd";
+#endif
+#ifdef SYS_ustat
+    if (v == (int64_t)(SYS_ustat))
+        return "SYS_ustat";
+#endif
+#ifdef SYS_utime
+    if (v == (int64_t)(SYS_utime))
+        return "SYS_utime";
+#endif
+#ifdef SYS_utimensat
+    if (v == (int64_t)(SYS_utimensat))
+        return "SYS_utimensat";
+#endif
+#ifdef SYS_utimes
+    if (v == (int64_t)(SYS_utimes))
+        return "SYS_utimes";
+#endif
+#ifdef SYS_vfork
+    if (v == (int64_t)(SYS_vfork))
+        return "SYS_vfork";
+#endif
+#ifdef SYS_vhangup
+    if (v == (int64_t)(SYS_vhangup))
+        return "SYS_vhangup";
+#endif
+#ifdef SYS_vmsplice
+    if (v == (int64_t)(SYS_vmsplice))
+        return "SYS_vmsplice";
+#endif
+#ifdef SYS_vserver
+    if (v == (int64_t)(SYS_vserver))
+        return "SYS_vserver";
+#endif
+#ifdef SYS_wait4
+    if (v == (int64_t)(SYS_wait4))
+        return "SYS_wait4";
+#endif
+#ifdef SYS_waitid
+    if (v == (int64_t)(SYS_waitid))
+        return "SYS_waitid";
+#endif
+#ifdef SYS_write
+    if (v == (int64_t)(SYS_write))
+        return "SYS_write";
+#endif
+#ifdef SYS_writev
+    if (v == (int64_t)(SYS_writev))
+        return "SYS_writev";
+#endif
+    (void)v;
+    return NULL;
+}
+
+static const char *ah_const_ioctl_name(int64_t v)
+{
+    /* the first name in the table wins when several share a value */
+#ifdef FIOASYNC
+    if (v == (int64_t)(FIOASYNC))
+        return "FIOASYNC";
+#endif
+#ifdef FIOCLEX
+    if (v == (int64_t)(FIOCLEX))
+        return "FIOCLEX";
+#endif
+#ifdef FIOGETOWN
+    if (v == (int64_t)(FIOGETOWN))
+        return "FIOGETOWN";
+#endif
+#ifdef FIONBIO
+    if (v == (int64_t)(FIONBIO))
+        return "FIONBIO";
+#endif
+#ifdef FIONCLEX
+    if (v == (int64_t)(FIONCLEX))
+        return "FIONCLEX";
+#endif
+#ifdef FIONREAD
+    if (v == (int64_t)(FIONREAD))
+        return "FIONREAD";
+#endif
+#ifdef FIOQSIZE
+    if (v == (int64_t)(FIOQSIZE))
+        return "FIOQSIZE";
+#endif
+#ifdef FIOSETOWN
+    if (v == (int64_t)(FIOSETOWN))
+        return "FIOSETOWN";
+#endif
+#ifdef SIOCADDDLCI
+    if (v == (int64_t)(SIOCADDDLCI))
+        return "SIOCADDDLCI";
+#endif
+#ifdef SIOCADDMULTI
+    if (v == (int64_t)(SIOCADDMULTI))
+        return "SIOCADDMULTI";
+#endif
+#ifdef SIOCADDRT
+    if (v == (int64_t)(SIOCADDRT))
+        return "SIOCADDRT";
+#endif
+#ifdef SIOCATMARK
+    if (v == (int64_t)(SIOCATMARK))
+        return "SIOCATMARK";
+#endif
+#ifdef SIOCBONDCHANGEACTIVE
+    if (v == (int64_t)(SIOCBONDCHANGEACTIVE))
+        return "SIOCBONDCHANGEACTIVE";
+#endif
+#ifdef SIOCBONDENSLAVE
+    if (v == (int64_t)(SIOCBONDENSLAVE))
+        return "SIOCBONDENSLAVE";
+#endif
+#ifdef SIOCBONDINFOQUERY
+    if (v == (int64_t)(SIOCBONDINFOQUERY))
+        return "SIOCBONDINFOQUERY";
+#endif
+#ifdef SIOCBONDRELEASE
+    if (v == (int64_t)(SIOCBONDRELEASE))
+        return "SIOCBONDRELEASE";
+#endif
+#ifdef SIOCBONDSETHWADDR
+    if (v == (int64_t)(SIOCBONDSETHWADDR))
+        return "SIOCBONDSETHWADDR";
+#endif
+#ifdef SIOCBONDSLAVEINFOQUERY
+    if (v == (int64_t)(SIOCBONDSLAVEINFOQUERY))
+        return "SIOCBONDSLAVEINFOQUERY";
+#endif
+#ifdef SIOCBRADDBR
+    if (v == (int64_t)(SIOCBRADDBR))
+        return "SIOCBRADDBR";
+#endif
+#ifdef SIOCBRADDIF
+    if (v == (int64_t)(SIOCBRADDIF))
+        return "SIOCBRADDIF";
+#endif
+#ifdef SIOCBRDELBR
+    if (v == (int64_t)(SIOCBRDELBR))
+        return "SIOCBRDELBR";
+#endif
+#ifdef SIOCBRDELIF
+    if (v == (int64_t)(SIOCBRDELIF))
+        return "SIOCBRDELIF";
+#endif
+#ifdef SIOCDARP
+    if (v == (int64_t)(SIOCDARP))
+        return "SIOCDARP";
+#endif
+#ifdef SIOCDELDLCI
+    if (v == (int64_t)(SIOCDELDLCI))
+        return "SIOCDELDLCI";
+#endif
+#ifdef SIOCDELMULTI
+    if (v == (int64_t)(SIOCDELMULTI))
+        return "SIOCDELMULTI";
+#endif
+#ifdef SIOCDELRT
+    if (v == (int64_t)(SIOCDELRT))
+        return "SIOCDELRT";
+#endif
+#ifdef SIOCDEVPRIVATE
+    if (v == (int64_t)(SIOCDEVPRIVATE))
+        return "SIOCDEVPRIVATE";
+#endif
+#ifdef SIOCDIFADDR
+    if (v == (int64_t)(SIOCDIFADDR))
+        return "SIOCDIFADDR";
+#endif
+#ifdef SIOCDRARP
+    if (v == (int64_t)(SIOCDRARP))
+        return "SIOCDRARP";
+#endif
+#ifdef SIOCETHTOOL
+    if (v == (int64_t)(SIOCETHTOOL))
+        return "SIOCETHTOOL";
+#endif
+#ifdef SIOCGARP
+    if (v == (int64_t)(SIOCGARP))
+        return "SIOCGARP";
+#endif
+#ifdef SIOCGHWTSTAMP
+    if (v == (int64_t)(SIOCGHWTSTAMP))
+        return "SIOCGHWTSTAMP";
+#endif
+#ifdef SIOCGIFADDR
+    if (v == (int64_t)(SIOCGIFADDR))
+        return "SIOCGIFADDR";
+#endif
+#ifdef SIOCGIFBR
+    if (v == (int64_t)(SIOCGIFBR))
+        return "SIOCGIFBR";
+#endif
+#ifdef SIOCGIFBRDADDR
+    if (v == (int64_t)(SIOCGIFBRDADDR))
+        return "SIOCGIFBRDADDR";
+#endif
+#ifdef SIOCGIFCONF
+    if (v == (int64_t)(SIOCGIFCONF))
+        return "SIOCGIFCONF";
+#endif
+#ifdef SIOCGIFCOUNT
+    if (v == (int64_t)(SIOCGIFCOUNT))
+        return "SIOCGIFCOUNT";
+#endif
+#ifdef SIOCGIFDSTADDR
+    if (v == (int64_t)(SIOCGIFDSTADDR))
+        return "SIOCGIFDSTADDR";
+#endif
+#ifdef SIOCGIFENCAP
+    if (v == (int64_t)(SIOCGIFENCAP))
+        return "SIOCGIFENCAP";
+#endif
+#ifdef SIOCGIFFLAGS
+    if (v == (int64_t)(SIOCGIFFLAGS))
+        return "SIOCGIFFLAGS";
+#endif
+#ifdef SIOCGIFHWADDR
+    if (v == (int64_t)(SIOCGIFHWADDR))
+        return "SIOCGIFHWADDR";
+#endif
+#ifdef SIOCGIFINDEX
+    if (v == (int64_t)(SIOCGIFINDEX))
+        return "SIOCGIFINDEX";
+#endif
+#ifdef SIOCGIFMAP
+    if (v == (int64_t)(SIOCGIFMAP))
+        return "SIOCGIFMAP";
+#endif
+#ifdef SIOCGIFMEM
+    if (v == (int64_t)(SIOCGIFMEM))
+        return "SIOCGIFMEM";
+#endif
+#ifdef SIOCGIFMETRIC
+    if (v == (int64_t)(SIOCGIFMETRIC))
+        return "SIOCGIFMETRIC";
+#endif
+#ifdef SIOCGIFMTU
+    if (v == (int64_t)(SIOCGIFMTU))
+        return "SIOCGIFMTU";
+#endif
+#ifdef SIOCGIFNAME
+    if (v == (int64_t)(SIOCGIFNAME))
+        return "SIOCGIFNAME";
+#endif
+#ifdef SIOCGIFNETMASK
+    if (v == (int64_t)(SIOCGIFNETMASK))
+        return "SIOCGIFNETMASK";
+#endif
+#ifdef SIOCGIFPFLAGS
+    if (v == (int64_t)(SIOCGIFPFLAGS))
+        return "SIOCGIFPFLAGS";
+#endif
+#ifdef SIOCGIFSLAVE
+    if (v == (int64_t)(SIOCGIFSLAVE))
+        return "SIOCGIFSLAVE";
+#endif
+#ifdef SIOCGIFTXQLEN
+    if (v == (int64_t)(SIOCGIFTXQLEN))
+        return "SIOCGIFTXQLEN";
+#endif
+#ifdef SIOCGIFVLAN
+    if (v == (int64_t)(SIOCGIFVLAN))
+        return "SIOCGIFVLAN";
+#endif
+#ifdef SIOCGMIIPHY
+    if (v == (int64_t)(SIOCGMIIPHY))
+        return "SIOCGMIIPHY";
+#endif
+#ifdef SIOCGMIIREG
+    if (v == (int64_t)(SIOCGMIIREG))
+        return "SIOCGMIIREG";
+#endif
+#ifdef SIOCGPGRP
+    if (v == (int64_t)(SIOCGPGRP))
+        return "SIOCGPGRP";
+#endif
+#ifdef SIOCGRARP
+    if (v == (int64_t)(SIOCGRARP))
+        return "SIOCGRARP";
+#endif
+#ifdef SIOCGSKNS
+    if (v == (int64_t)(SIOCGSKNS))
+        return "SIOCGSKNS";
+#endif
+#ifdef SIOCGSTAMP
+    if (v == (int64_t)(SIOCGSTAMP))
+        return "SIOCGSTAMP";
+#endif
+#ifdef SIOCGSTAMPNS
+    if (v == (int64_t)(SIOCGSTAMPNS))
+        return "SIOCGSTAMPNS";
+#endif
+#ifdef SIOCGSTAMPNS_NEW
+    if (v == (int64_t)(SIOCGSTAMPNS_NEW))
+        return "SIOCGSTAMPNS_NEW";
+#endif
+#ifdef SIOCGSTAMPNS_OLD
+    if (v == (int64_t)(SIOCGSTAMPNS_OLD))
+        return "SIOCGSTAMPNS_OLD";
+#endif
+#ifdef SIOCGSTAMP_NEW
+    if (v == (int64_t)(SIOCGSTAMP_NEW))
+        return "SIOCGSTAMP_NEW";
+#endif
+#ifdef SIOCGSTAMP_OLD
+    if (v == (int64_t)(SIOCGSTAMP_OLD))
+        return "SIOCGSTAMP_OLD";
+#endif
+#ifdef SIOCINQ
+    if (v == (int64_t)(SIOCINQ))
+        return "SIOCINQ";
+#endif
+#ifdef SIOCOUTQ
+    if (v == (int64_t)(SIOCOUTQ))
+        return "SIOCOUTQ";
+#endif
+#ifdef SIOCOUTQNSD
+    if (v == (int64_t)(SIOCOUTQNSD))
+        return "SIOCOUTQNSD";
+#endif
+#ifdef SIOCPROTOPRIVATE
+    if (v == (int64_t)(SIOCPROTOPRIVATE))
+        return "SIOCPROTOPRIVATE";
+#endif
+#ifdef SIOCRTMSG
+    if (v == (int64_t)(SIOCRTMSG))
+        return "SIOCRTMSG";
+#endif
+#ifdef SIOCSARP
+    if (v == (int64_t)(SIOCSARP))
+        return "SIOCSARP";
+#endif
+#ifdef SIOCSHWTSTAMP
+    if (v == (int64_t)(SIOCSHWTSTAMP))
+        return "SIOCSHWTSTAMP";
+#endif
+#ifdef SIOCSIFADDR
+    if (v == (int64_t)(SIOCSIFADDR))
+        return "SIOCSIFADDR";
+#endif
+#ifdef SIOCSIFBR
+    if (v == (int64_t)(SIOCSIFBR))
+        return "SIOCSIFBR";
+#endif
+#ifdef SIOCSIFBRDADDR
+    if (v == (int64_t)(SIOCSIFBRDADDR))
+        return "SIOCSIFBRDADDR";
+#endif
+#ifdef SIOCSIFDSTADDR
+    if (v == (int64_t)(SIOCSIFDSTADDR))
+        return "SIOCSIFDSTADDR";
+#endif
+#ifdef SIOCSIFENCAP
+    if (v == (int64_t)(SIOCSIFENCAP))
+        return "SIOCSIFENCAP";
+#endif
+#ifdef SIOCSIFFLAGS
+    if (v == (int64_t)(SIOCSIFFLAGS))
+        return "SIOCSIFFLAGS";
+#endif
+#ifdef SIOCSIFHWADDR
+    if (v == (int64_t)(SIOCSIFHWADDR))
+        return "SIOCSIFHWADDR";
+#endif
+#ifdef SIOCSIFHWBROADCAST
+    if (v == (int64_t)(SIOCSIFHWBROADCAST))
+        return "SIOCSIFHWBROADCAST";
+#endif
+#ifdef SIOCSIFLINK
+    if (v == (int64_t)(SIOCSIFLINK))
+        return "SIOCSIFLINK";
+#endif
+#ifdef SIOCSIFMAP
+    if (v == (int64_t)(SIOCSIFMAP))
+        return "SIOCSIFMAP";
+#endif
+#ifdef SIOCSIFMEM
+    if (v == (int64_t)(SIOCSIFMEM))
+        return "SIOCSIFMEM";
+#endif
+#ifdef SIOCSIFMETRIC
+    if (v == (int64_t)(SIOCSIFMETRIC))
+        return "SIOCSIFMETRIC";
+#endif
+#ifdef SIOCSIFMTU
+    if (v == (int64_t)(SIOCSIFMTU))
+        return "SIOCSIFMTU";
+#endif
+#ifdef SIOCSIFNAME
+    if (v == (int64_t)(SIOCSIFNAME))
+        return "SIOCSIFNAME";
+#endif
+#ifdef SIOCSIFNETMASK
+    if (v == (int64_t)(SIOCSIFNETMASK))
+        return "SIOCSIFNETMASK";
+#endif
+#ifdef SIOCSIFPFLAGS
+    if (v == (int64_t)(SIOCSIFPFLAGS))
+        return "SIOCSIFPFLAGS";
+#endif
+#ifdef SIOCSIFSLAVE
+    if (v == (int64_t)(SIOCSIFSLAVE))
+        return "SIOCSIFSLAVE";
+#endif
+#ifdef SIOCSIFTXQLEN
+    if (v == (int64_t)(SIOCSIFTXQLEN))
+        return "SIOCSIFTXQLEN";
+#endif
+#ifdef SIOCSIFVLAN
+    if (v == (int64_t)(SIOCSIFVLAN))
+        return "SIOCSIFVLAN";
+#endif
+#ifdef SIOCSMIIREG
+    if (v == (int64_t)(SIOCSMIIREG))
+        return "SIOCSMIIREG";
+#endif
+#ifdef SIOCSPGRP
+    if (v == (int64_t)(SIOCSPGRP))
+        return "SIOCSPGRP";
+#endif
+#ifdef SIOCSRARP
+    if (v == (int64_t)(SIOCSRARP))
+        return "SIOCSRARP";
+#endif
+#ifdef SIOCWANDEV
+    if (v == (int64_t)(SIOCWANDEV))
+        return "SIOCWANDEV";
+#endif
+#ifdef TCFLSH
+    if (v == (int64_t)(TCFLSH))
+        return "TCFLSH";
+#endif
+#ifdef TCGETA
+    if (v == (int64_t)(TCGETA))
+        return "TCGETA";
+#endif
+#ifdef TCGETS
+    if (v == (int64_t)(TCGETS))
+        return "TCGETS";
+#endif
+#ifdef TCGETX
+    if (v == (int64_t)(TCGETX))
+        return "TCGETX";
+#endif
+#ifdef TCSBRK
+    if (v == (int64_t)(TCSBRK))
+        return "TCSBRK";
+#endif
+#ifdef TCSBRKP
+    if (v == (int64_t)(TCSBRKP))
+        return "TCSBRKP";
+#endif
+#ifdef TCSETA
+    if (v == (int64_t)(TCSETA))
+        return "TCSETA";
+#endif
+#ifdef TCSETAF
+    if (v == (int64_t)(TCSETAF))
+        return "TCSETAF";
+#endif
+#ifdef TCSETAW
+    if (v == (int64_t)(TCSETAW))
+        return "TCSETAW";
+#endif
+#ifdef TCSETS
+    if (v == (int64_t)(TCSETS))
+        return "TCSETS";
+#endif
+#ifdef TCSETSF
+    if (v == (int64_t)(TCSETSF))
+        return "TCSETSF";
+#endif
+#ifdef TCSETSW
+    if (v == (int64_t)(TCSETSW))
+        return "TCSETSW";
+#endif
+#ifdef TCSETX
+    if (v == (int64_t)(TCSETX))
+        return "TCSETX";
+#endif
+#ifdef TCSETXF
+    if (v == (int64_t)(TCSETXF))
+        return "TCSETXF";
+#endif
+#ifdef TCSETXW
+    if (v == (int64_t)(TCSETXW))
+        return "TCSETXW";
+#endif
+#ifdef TCXONC
+    if (v == (int64_t)(TCXONC))
+        return "TCXONC";
+#endif
+#ifdef TIOCCBRK
+    if (v == (int64_t)(TIOCCBRK))
+        return "TIOCCBRK";
+#endif
+#ifdef TIOCCONS
+    if (v == (int64_t)(TIOCCONS))
+        return "TIOCCONS";
+#endif
+#ifdef TIOCEXCL
+    if (v == (int64_t)(TIOCEXCL))
+        return "TIOCEXCL";
+#endif
+#ifdef TIOCGDEV
+    if (v == (int64_t)(TIOCGDEV))
+        return "TIOCGDEV";
+#endif
+#ifdef TIOCGETD
+    if (v == (int64_t)(TIOCGETD))
+        return "TIOCGETD";
+#endif
+#ifdef TIOCGEXCL
+    if (v == (int64_t)(TIOCGEXCL))
+        return "TIOCGEXCL";
+#endif
+#ifdef TIOCGICOUNT
+    if (v == (int64_t)(TIOCGICOUNT))
+        return "TIOCGICOUNT";
+#endif
+#ifdef TIOCGLCKTRMIOS
+    if (v == (int64_t)(TIOCGLCKTRMIOS))
+        return "TIOCGLCKTRMIOS";
+#endif
+#ifdef TIOCGPGRP
+    if (v == (int64_t)(TIOCGPGRP))
+        return "TIOCGPGRP";
+#endif
+#ifdef TIOCGPKT
+    if (v == (int64_t)(TIOCGPKT))
+        return "TIOCGPKT";
+#endif
+#ifdef TIOCGPTLCK
+    if (v == (int64_t)(TIOCGPTLCK))
+        return "TIOCGPTLCK";
+#endif
+#ifdef TIOCGPTN
+    if (v == (int64_t)(TIOCGPTN))
+        return "TIOCGPTN";
+#endif
+#ifdef TIOCGPTPEER
+    if (v == (int64_t)(TIOCGPTPEER))
+        return "TIOCGPTPEER";
+#endif
+#ifdef TIOCGRS485
+    if (v == (int64_t)(TIOCGRS485))
+        return "TIOCGRS485";
+#endif
+#ifdef TIOCGSERIAL
+    if (v == (int64_t)(TIOCGSERIAL))
+        return "TIOCGSERIAL";
+#endif
+#ifdef TIOCGSID
+    if (v == (int64_t)(TIOCGSID))
+        return "TIOCGSID";
+#endif
+#ifdef TIOCGSOFTCAR
+    if (v == (int64_t)(TIOCGSOFTCAR))
+        return "TIOCGSOFTCAR";
+#endif
+#ifdef TIOCGWINSZ
+    if (v == (int64_t)(TIOCGWINSZ))
+        return "TIOCGWINSZ";
+#endif
+#ifdef TIOCINQ
+    if (v == (int64_t)(TIOCINQ))
+        return "TIOCINQ";
+#endif
+#ifdef TIOCLINUX
+    if (v == (int64_t)(TIOCLINUX))
+        return "TIOCLINUX";
+#endif
+#ifdef TIOCMBIC
+    if (v == (int64_t)(TIOCMBIC))
+        return "TIOCMBIC";
+#endif
+#ifdef TIOCMBIS
+    if (v == (int64_t)(TIOCMBIS))
+        return "TIOCMBIS";
+#endif
+#ifdef TIOCMGET
+    if (v == (int64_t)(TIOCMGET))
+        return "TIOCMGET";
+#endif
+#ifdef TIOCMIWAIT
+    if (v == (int64_t)(TIOCMIWAIT))
+        return "TIOCMIWAIT";
+#endif
+#ifdef TIOCMSET
+    if (v == (int64_t)(TIOCMSET))
+        return "TIOCMSET";
+#endif
+#ifdef TIOCM_CAR
+    if (v == (int64_t)(TIOCM_CAR))
+        return "TIOCM_CAR";
+#endif
+#ifdef TIOCM_CD
+    if (v == (int64_t)(TIOCM_CD))
+        return "TIOCM_CD";
+#endif
+#ifdef TIOCM_CTS
+    if (v == (int64_t)(TIOCM_CTS))
+        return "TIOCM_CTS";
+#endif
+#ifdef TIOCM_DSR
+    if (v == (int64_t)(TIOCM_DSR))
+        return "TIOCM_DSR";
+#endif
+#ifdef TIOCM_DTR
+    if (v == (int64_t)(TIOCM_DTR))
+        return "TIOCM_DTR";
+#endif
+#ifdef TIOCM_LE
+    if (v == (int64_t)(TIOCM_LE))
+        return "TIOCM_LE";
+#endif
+#ifdef TIOCM_RI
+    if (v == (int64_t)(TIOCM_RI))
+        return "TIOCM_RI";
+#endif
+#ifdef TIOCM_RNG
+    if (v == (int64_t)(TIOCM_RNG))
+        return "TIOCM_RNG";
+#endif
+#ifdef TIOCM_RTS
+    if (v == (int64_t)(TIOCM_RTS))
+        return "TIOCM_RTS";
+#endif
+#ifdef TIOCM_SR
+    if (v == (int64_t)(TIOCM_SR))
+        return "TIOCM_SR";
+#endif
+#ifdef TIOCM_ST
+    if (v == (int64_t)(TIOCM_ST))
+        return "TIOCM_ST";
+#endif
+#ifdef TIOCNOTTY
+    if (v == (int64_t)(TIOCNOTTY))
+        return "TIOCNOTTY";
+#endif
+#ifdef TIOCNXCL
+    if (v == (int64_t)(TIOCNXCL))
+        return "TIOCNXCL";
+#endif
+#ifdef TIOCOUTQ
+    if (v == (int64_t)(TIOCOUTQ))
+        return "TIOCOUTQ";
+#endif
+#ifdef TIOCPKT
+    if (v == (int64_t)(TIOCPKT))
+        return "TIOCPKT";
+#endif
+#ifdef TIOCPKT_DATA
+    if (v == (int64_t)(TIOCPKT_DATA))
+        return "TIOCPKT_DATA";
+#endif
+#ifdef TIOCPKT_DOSTOP
+    if (v == (int64_t)(TIOCPKT_DOSTOP))
+        return "TIOCPKT_DOSTOP";
+#endif
+#ifdef TIOCPKT_FLUSHREAD
+    if (v == (int64_t)(TIOCPKT_FLUSHREAD))
+        return "TIOCPKT_FLUSHREAD";
+#endif
+#ifdef TIOCPKT_FLUSHWRITE
+    if (v == (int64_t)(TIOCPKT_FLUSHWRITE))
+        return "TIOCPKT_FLUSHWRITE";
+#endif
+#ifdef TIOCPKT_IOCTL
+    if (v == (int64_t)(TIOCPKT_IOCTL))
+        return "TIOCPKT_IOCTL";
+#endif
+#ifdef TIOCPKT_NOSTOP
+    if (v == (int64_t)(TIOCPKT_NOSTOP))
+        return "TIOCPKT_NOSTOP";
+#endif
+#ifdef TIOCPKT_START
+    if (v == (int64_t)(TIOCPKT_START))
+        return "TIOCPKT_START";
+#endif
+#ifdef TIOCPKT_STOP
+    if (v == (int64_t)(TIOCPKT_STOP))
+        return "TIOCPKT_STOP";
+#endif
+#ifdef TIOCSBRK
+    if (v == (int64_t)(TIOCSBRK))
+        return "TIOCSBRK";
+#endif
+#ifdef TIOCSCTTY
+    if (v == (int64_t)(TIOCSCTTY))
+        return "TIOCSCTTY";
+#endif
+#ifdef TIOCSERCONFIG
+    if (v == (int64_t)(TIOCSERCONFIG))
+        return "TIOCSERCONFIG";
+#endif
+#ifdef TIOCSERGETLSR
+    if (v == (int64_t)(TIOCSERGETLSR))
+        return "TIOCSERGETLSR";
+#endif
+#ifdef TIOCSERGETMULTI
+    if (v == (int64_t)(TIOCSERGETMULTI))
+        return "TIOCSERGETMULTI";
+#endif
+#ifdef TIOCSERGSTRUCT
+    if (v == (int64_t)(TIOCSERGSTRUCT))
+        return "TIOCSERGSTRUCT";
+#endif
+#ifdef TIOCSERGWILD
+    if (v == (int64_t)(TIOCSERGWILD))
+        return "TIOCSERGWILD";
+#endif
+#ifdef TIOCSERSETMULTI
+    if (v == (int64_t)(TIOCSERSETMULTI))
+        return "TIOCSERSETMULTI";
+#endif
+#ifdef TIOCSERSWILD
+    if (v == (int64_t)(TIOCSERSWILD))
+        return "TIOCSERSWILD";
+#endif
+#ifdef TIOCSER_TEMT
+    if (v == (int64_t)(TIOCSER_TEMT))
+        return "TIOCSER_TEMT";
+#endif
+#ifdef TIOCSETD
+    if (v == (int64_t)(TIOCSETD))
+        return "TIOCSETD";
+#endif
+#ifdef TIOCSIG
+    if (v == (int64_t)(TIOCSIG))
+        return "TIOCSIG";
+#endif
+#ifdef TIOCSLCKTRMIOS
+    if (v == (int64_t)(TIOCSLCKTRMIOS))
+        return "TIOCSLCKTRMIOS";
+#endif
+#ifdef TIOCSPGRP
+    if (v == (int64_t)(TIOCSPGRP))
+        return "TIOCSPGRP";
+#endif
+#ifdef TIOCSPTLCK
+    if (v == (int64_t)(TIOCSPTLCK))
+        return "TIOCSPTLCK";
+#endif
+#ifdef TIOCSRS485
+    if (v == (int64_t)(TIOCSRS485))
+        return "TIOCSRS485";
+#endif
+#ifdef TIOCSSERIAL
+    if (v == (int64_t)(TIOCSSERIAL))
+        return "TIOCSSERIAL";
+#endif
+#ifdef TIOCSSOFTCAR
+    if (v == (int64_t)(TIOCSSOFTCAR))
+        return "TIOCSSOFTCAR";
+#endif
+#ifdef TIOCSTI
+    if (v == (int64_t)(TIOCSTI))
+        return "TIOCSTI";
+#endif
+#ifdef TIOCSWINSZ
+    if (v == (int64_t)(TIOCSWINSZ))
+        return "TIOCSWINSZ";
+#endif
+#ifdef TIOCVHANGUP
+    if (v == (int64_t)(TIOCVHANGUP))
+        return "TIOCVHANGUP";
+#endif
+#ifdef TUNATTACHFILTER
+    if (v == (int64_t)(TUNATTACHFILTER))
+        return "TUNATTACHFILTER";
+#endif
+#ifdef TUNDETACHFILTER
+    if (v == (int64_t)(TUNDETACHFILTER))
+        return "TUNDETACHFILTER";
+#endif
+#ifdef TUNGETDEVNETNS
+    if (v == (int64_t)(TUNGETDEVNETNS))
+        return "TUNGETDEVNETNS";
+#endif
+#ifdef TUNGETFEATURES
+    if (v == (int64_t)(TUNGETFEATURES))
+        return "TUNGETFEATURES";
+#endif
+#ifdef TUNGETFILTER
+    if (v == (int64_t)(TUNGETFILTER))
+        return "TUNGETFILTER";
+#endif
+#ifdef TUNGETIFF
+    if (v == (int64_t)(TUNGETIFF))
+        return "TUNGETIFF";
+#endif
+#ifdef TUNGETSNDBUF
+    if (v == (int64_t)(TUNGETSNDBUF))
+        return "TUNGETSNDBUF";
+#endif
+#ifdef TUNGETVNETBE
+    if (v == (int64_t)(TUNGETVNETBE))
+        return "TUNGETVNETBE";
+#endif
+#ifdef TUNGETVNETHDRSZ
+    if (v == (int64_t)(TUNGETVNETHDRSZ))
+        return "TUNGETVNETHDRSZ";
+#endif
+#ifdef TUNGETVNETLE
+    if (v == (int64_t)(TUNGETVNETLE))
+        return "TUNGETVNETLE";
+#endif
+#ifdef TUNSETCARRIER
+    if (v == (int64_t)(TUNSETCARRIER))
+        return "TUNSETCARRIER";
+#endif
+#ifdef TUNSETDEBUG
+    if (v == (int64_t)(TUNSETDEBUG))
+        return "TUNSETDEBUG";
+#endif
+#ifdef TUNSETFILTEREBPF
+    if (v == (int64_t)(TUNSETFILTEREBPF))
+        return "TUNSETFILTEREBPF";
+#endif
+#ifdef TUNSETGROUP
+    if (v == (int64_t)(TUNSETGROUP))
+        return "TUNSETGROUP";
+#endif
+#ifdef TUNSETIFF
+    if (v == (int64_t)(TUNSETIFF))
+        return "TUNSETIFF";
+#endif
+#ifdef TUNSETIFINDEX
+    if (v == (int64_t)(TUNSETIFINDEX))
+        return "TUNSETIFINDEX";
+#endif
+#ifdef TUNSETLINK
+    if (v == (int64_t)(TUNSETLINK))
+        return "TUNSETLINK";
+#endif
+#ifdef TUNSETNOCSUM
+    if (v == (int64_t)(TUNSETNOCSUM))
+        return "TUNSETNOCSUM";
+#endif
+#ifdef TUNSETOFFLOAD
+    if (v == (int64_t)(TUNSETOFFLOAD))
+        return "TUNSETOFFLOAD";
+#endif
+#ifdef TUNSETOWNER
+    if (v == (int64_t)(TUNSETOWNER))
+        return "TUNSETOWNER";
+#endif
+#ifdef TUNSETPERSIST
+    if (v == (int64_t)(TUNSETPERSIST))
+        return "TUNSETPERSIST";
+#endif
+#ifdef TUNSETQUEUE
+    if (v == (int64_t)(TUNSETQUEUE))
+        return "TUNSETQUEUE";
+#endif
+#ifdef TUNSETSNDBUF
+    if (v == (int64_t)(TUNSETSNDBUF))
+        return "TUNSETSNDBUF";
+#endif
+#ifdef TUNSETSTEERINGEBPF
+    if (v == (int64_t)(TUNSETSTEERINGEBPF))
+        return "TUNSETSTEERINGEBPF";
+#endif
+#ifdef TUNSETTXFILTER
+    if (v == (int64_t)(TUNSETTXFILTER))
+        return "TUNSETTXFILTER";
+#endif
+#ifdef TUNSETVNETBE
+    if (v == (int64_t)(TUNSETVNETBE))
+        return "TUNSETVNETBE";
+#endif
+#ifdef TUNSETVNETHDRSZ
+    if (v == (int64_t)(TUNSETVNETHDRSZ))
+        return "TUNSETVNETHDRSZ";
+#endif
+#ifdef TUNSETVNETLE
+    if (v == (int64_t)(TUNSETVNETLE))
+        return "TUNSETVNETLE";
+#endif
+    (void)v;
+    return NULL;
+}
+
+static const char *ah_const_errno_name(int64_t v)
+{
+    /* the first name in the table wins when several share a value */
+#ifdef E2BIG
+    if (v == (int64_t)(E2BIG))
+        return "E2BIG";
+#endif
+#ifdef EACCES
+    if (v == (int64_t)(EACCES))
+        return "EACCES";
+#endif
+#ifdef EADDRINUSE
+    if (v == (int64_t)(EADDRINUSE))
+        return "EADDRINUSE";
+#endif
+#ifdef EADDRNOTAVAIL
+    if (v == (int64_t)(EADDRNOTAVAIL))
+        return "EADDRNOTAVAIL";
+#endif
+#ifdef EADV
+    if (v == (int64_t)(EADV))
+        return "EADV";
+#endif
+#ifdef EAFNOSUPPORT
+    if (v == (int64_t)(EAFNOSUPPORT))
+        return "EAFNOSUPPORT";
+#endif
+#ifdef EAGAIN
+    if (v == (int64_t)(EAGAIN))
+        return "EAGAIN";
+#endif
+#ifdef EALREADY
+    if (v == (int64_t)(EALREADY))
+        return "EALREADY";
+#endif
+#ifdef EBADE
+    if (v == (int64_t)(EBADE))
+        return "EBADE";
+#endif
+#ifdef EBADF
+    if (v == (int64_t)(EBADF))
+        return "EBADF";
+#endif
+#ifdef EBADFD
+    if (v == (int64_t)(EBADFD))
+        return "EBADFD";
+#endif
+#ifdef EBADMSG
+    if (v == (int64_t)(EBADMSG))
+        return "EBADMSG";
+#endif
+#ifdef EBADR
+    if (v == (int64_t)(EBADR))
+        return "EBADR";
+#endif
+#ifdef EBADRQC
+    if (v == (int64_t)(EBADRQC))
+        return "EBADRQC";
+#endif
+#ifdef EBADSLT
+    if (v == (int64_t)(EBADSLT))
+        return "EBADSLT";
+#endif
+#ifdef EBFONT
+    if (v == (int64_t)(EBFONT))
+        return "EBFONT";
+#endif
+#ifdef EBUSY
+    if (v == (int64_t)(EBUSY))
+        return "EBUSY";
+#endif
+#ifdef ECANCELED
+    if (v == (int64_t)(ECANCELED))
+        return "ECANCELED";
+#endif
+#ifdef ECHILD
+    if (v == (int64_t)(ECHILD))
+        return "ECHILD";
+#endif
+#ifdef ECHRNG
+    if (v == (int64_t)(ECHRNG))
+        return "ECHRNG";
+#endif
+#ifdef ECOMM
+    if (v == (int64_t)(ECOMM))
+        return "ECOMM";
+#endif
+#ifdef ECONNABORTED
+    if (v == (int64_t)(ECONNABORTED))
+        return "ECONNABORTED";
+#endif
+#ifdef ECONNREFUSED
+    if (v == (int64_t)(ECONNREFUSED))
+        return "ECONNREFUSED";
+#endif
+#ifdef ECONNRESET
+    if (v == (int64_t)(ECONNRESET))
+        return "ECONNRESET";
+#endif
+#ifdef EDEADLK
+    if (v == (int64_t)(EDEADLK))
+        return "EDEADLK";
+#endif
+#ifdef EDEADLOCK
+    if (v == (int64_t)(EDEADLOCK))
+        return "EDEADLOCK";
+#endif
+#ifdef EDESTADDRREQ
+    if (v == (int64_t)(EDESTADDRREQ))
+        return "EDESTADDRREQ";
+#endif
+#ifdef EDOM
+    if (v == (int64_t)(EDOM))
+        return "EDOM";
+#endif
+#ifdef EDOTDOT
+    if (v == (int64_t)(EDOTDOT))
+        return "EDOTDOT";
+#endif
+#ifdef EDQUOT
+    if (v == (int64_t)(EDQUOT))
+        return "EDQUOT";
+#endif
+#ifdef EEXIST
+    if (v == (int64_t)(EEXIST))
+        return "EEXIST";
+#endif
+#ifdef EFAULT
+    if (v == (int64_t)(EFAULT))
+        return "EFAULT";
+#endif
+#ifdef EFBIG
+    if (v == (int64_t)(EFBIG))
+        return "EFBIG";
+#endif
+#ifdef EHOSTDOWN
+    if (v == (int64_t)(EHOSTDOWN))
+        return "EHOSTDOWN";
+#endif
+#ifdef EHOSTUNREACH
+    if (v == (int64_t)(EHOSTUNREACH))
+        return "EHOSTUNREACH";
+#endif
+#ifdef EHWPOISON
+    if (v == (int64_t)(EHWPOISON))
+        return "EHWPOISON";
+#endif
+#ifdef EIDRM
+    if (v == (int64_t)(EIDRM))
+        return "EIDRM";
+#endif
+#ifdef EILSEQ
+    if (v == (int64_t)(EILSEQ))
+        return "EILSEQ";
+#endif
+#ifdef EINPROGRESS
+    if (v == (int64_t)(EINPROGRESS))
+        return "EINPROGRESS";
+#endif
+#ifdef EINTR
+    if (v == (int64_t)(EINTR))
+        return "EINTR";
+#endif
+#ifdef EINVAL
+    if (v == (int64_t)(EINVAL))
+        return "EINVAL";
+#endif
+#ifdef EIO
+    if (v == (int64_t)(EIO))
+        return "EIO";
+#endif
+#ifdef EISCONN
+    if (v == (int64_t)(EISCONN))
+        return "EISCONN";
+#endif
+#ifdef EISDIR
+    if (v == (int64_t)(EISDIR))
+        return "EISDIR";
+#endif
+#ifdef EISNAM
+    if (v == (int64_t)(EISNAM))
+        return "EISNAM";
+#endif
+#ifdef EKEYEXPIRED
+    if (v == (int64_t)(EKEYEXPIRED))
+        return "EKEYEXPIRED";
+#endif
+#ifdef EKEYREJECTED
+    if (v == (int64_t)(EKEYREJECTED))
+        return "EKEYREJECTED";
+#endif
+#ifdef EKEYREVOKED
+    if (v == (int64_t)(EKEYREVOKED))
+        return "EKEYREVOKED";
+#endif
+#ifdef EL2HLT
+    if (v == (int64_t)(EL2HLT))
+        return "EL2HLT";
+#endif
+#ifdef EL2NSYNC
+    if (v == (int64_t)(EL2NSYNC))
+        return "EL2NSYNC";
+#endif
+#ifdef EL3HLT
+    if (v == (int64_t)(EL3HLT))
+        return "EL3HLT";
+#endif
+#ifdef EL3RST
+    if (v == (int64_t)(EL3RST))
+        return "EL3RST";
+#endif
+#ifdef ELIBACC
+    if (v == (int64_t)(ELIBACC))
+        return "ELIBACC";
+#endif
+#ifdef ELIBBAD
+    if (v == (int64_t)(ELIBBAD))
+        return "ELIBBAD";
+#endif
+#ifdef ELIBEXEC
+    if (v == (int64_t)(ELIBEXEC))
+        return "ELIBEXEC";
+#endif
+#ifdef ELIBMAX
+    if (v == (int64_t)(ELIBMAX))
+        return "ELIBMAX";
+#endif
+#ifdef ELIBSCN
+    if (v == (int64_t)(ELIBSCN))
+        return "ELIBSCN";
+#endif
+#ifdef ELNRNG
+    if (v == (int64_t)(ELNRNG))
+        return "ELNRNG";
+#endif
+#ifdef ELOOP
+    if (v == (int64_t)(ELOOP))
+        return "ELOOP";
+#endif
+#ifdef EMEDIUMTYPE
+    if (v == (int64_t)(EMEDIUMTYPE))
+        return "EMEDIUMTYPE";
+#endif
+#ifdef EMFILE
+    if (v == (int64_t)(EMFILE))
+        return "EMFILE";
+#endif
+#ifdef EMLINK
+    if (v == (int64_t)(EMLINK))
+        return "EMLINK";
+#endif
+#ifdef EMSGSIZE
+    if (v == (int64_t)(EMSGSIZE))
+        return "EMSGSIZE";
+#endif
+#ifdef EMULTIHOP
+    if (v == (int64_t)(EMULTIHOP))
+        return "EMULTIHOP";
+#endif
+#ifdef ENAMETOOLONG
+    if (v == (int64_t)(ENAMETOOLONG))
+        return "ENAMETOOLONG";
+#endif
+#ifdef ENAVAIL
+    if (v == (int64_t)(ENAVAIL))
+        return "ENAVAIL";
+#endif
+#ifdef ENETDOWN
+    if (v == (int64_t)(ENETDOWN))
+        return "ENETDOWN";
+#endif
+#ifdef ENETRESET
+    if (v == (int64_t)(ENETRESET))
+        return "ENETRESET";
+#endif
+#ifdef ENETUNREACH
+    if (v == (int64_t)(ENETUNREACH))
+        return "ENETUNREACH";
+#endif
+#ifdef ENFILE
+    if (v == (int64_t)(ENFILE))
+        return "ENFILE";
+#endif
+#ifdef ENOANO
+    if (v == (int64_t)(ENOANO))
+        return "ENOANO";
+#endif
+#ifdef ENOBUFS
+    if (v == (int64_t)(ENOBUFS))
+        return "ENOBUFS";
+#endif
+#ifdef ENOCSI
+    if (v == (int64_t)(ENOCSI))
+        return "ENOCSI";
+#endif
+#ifdef ENODATA
+    if (v == (int64_t)(ENODATA))
+        return "ENODATA";
+#endif
+#ifdef ENODEV
+    if (v == (int64_t)(ENODEV))
+        return "ENODEV";
+#endif
+#ifdef ENOENT
+    if (v == (int64_t)(ENOENT))
+        return "ENOENT";
+#endif
+#ifdef ENOEXEC
+    if (v == (int64_t)(ENOEXEC))
+        return "ENOEXEC";
+#endif
+#ifdef ENOKEY
+    if (v == (int64_t)(ENOKEY))
+        return "ENOKEY";
+#endif
+#ifdef ENOLCK
+    if (v == (int64_t)(ENOLCK))
+        return "ENOLCK";
+#endif
+#ifdef ENOLINK
+    if (v == (int64_t)(ENOLINK))
+        return "ENOLINK";
+#endif
+#ifdef ENOMEDIUM
+    if (v == (int64_t)(ENOMEDIUM))
+        return "ENOMEDIUM";
+#endif
+#ifdef ENOMEM
+    if (v == (int64_t)(ENOMEM))
+        return "ENOMEM";
+#endif
+#ifdef ENOMSG
+    if (v == (int64_t)(ENOMSG))
+        return "ENOMSG";
+#endif
+#ifdef ENONET
+    if (v == (int64_t)(ENONET))
+        return "ENONET";
+#endif
+#ifdef ENOPKG
+    if (v == (int64_t)(ENOPKG))
+        return "ENOPKG";
+#endif
+#ifdef ENOPROTOOPT
+    if (v == (int64_t)(ENOPROTOOPT))
+        return "ENOPROTOOPT";
+#endif
+#ifdef ENOSPC
+    if (v == (int64_t)(ENOSPC))
+        return "ENOSPC";
+#endif
+#ifdef ENOSR
+    if (v == (int64_t)(ENOSR))
+        return "ENOSR";
+#endif
+#ifdef ENOSTR
+    if (v == (int64_t)(ENOSTR))
+        return "ENOSTR";
+#endif
+#ifdef ENOSYS
+    if (v == (int64_t)(ENOSYS))
+        return "ENOSYS";
+#endif
+#ifdef ENOTBLK
+    if (v == (int64_t)(ENOTBLK))
+        return "ENOTBLK";
+#endif
+#ifdef ENOTCONN
+    if (v == (int64_t)(ENOTCONN))
+        return "ENOTCONN";
+#endif
+#ifdef ENOTDIR
+    if (v == (int64_t)(ENOTDIR))
+        return "ENOTDIR";
+#endif
+#ifdef ENOTEMPTY
+    if (v == (int64_t)(ENOTEMPTY))
+        return "ENOTEMPTY";
+#endif
+#ifdef ENOTNAM
+    if (v == (int64_t)(ENOTNAM))
+        return "ENOTNAM";
+#endif
+#ifdef ENOTRECOVERABLE
+    if (v == (int64_t)(ENOTRECOVERABLE))
+        return "ENOTRECOVERABLE";
+#endif
+#ifdef ENOTSOCK
+    if (v == (int64_t)(ENOTSOCK))
+        return "ENOTSOCK";
+#endif
+#ifdef ENOTSUP
+    if (v == (int64_t)(ENOTSUP))
+        return "ENOTSUP";
+#endif
+#ifdef ENOTTY
+    if (v == (int64_t)(ENOTTY))
+        return "ENOTTY";
+#endif
+#ifdef ENOTUNIQ
+    if (v == (int64_t)(ENOTUNIQ))
+        return "ENOTUNIQ";
+#endif
+#ifdef ENXIO
+    if (v == (int64_t)(ENXIO))
+        return "ENXIO";
+#endif
+#ifdef EOPNOTSUPP
+    if (v == (int64_t)(EOPNOTSUPP))
+        return "EOPNOTSUPP";
+#endif
+#ifdef EOVERFLOW
+    if (v == (int64_t)(EOVERFLOW))
+        return "EOVERFLOW";
+#endif
+#ifdef EOWNERDEAD
+    if (v == (int64_t)(EOWNERDEAD))
+        return "EOWNERDEAD";
+#endif
+#ifdef EPERM
+    if (v == (int64_t)(EPERM))
+        return "EPERM";
+#endif
+#ifdef EPFNOSUPPORT
+    if (v == (int64_t)(EPFNOSUPPORT))
+        return "EPFNOSUPPORT";
+#endif
+#ifdef EPIPE
+    if (v == (int64_t)(EPIPE))
+        return "EPIPE";
+#endif
+#ifdef EPROTO
+    if (v == (int64_t)(EPROTO))
+        return "EPROTO";
+#endif
+#ifdef EPROTONOSUPPORT
+    if (v == (int64_t)(EPROTONOSUPPORT))
+        return "EPROTONOSUPPORT";
+#endif
+#ifdef EPROTOTYPE
+    if (v == (int64_t)(EPROTOTYPE))
+        return "EPROTOTYPE";
+#endif
+#ifdef ERANGE
+    if (v == (int64_t)(ERANGE))
+        return "ERANGE";
+#endif
+#ifdef EREMCHG
+    if (v == (int64_t)(EREMCHG))
+        return "EREMCHG";
+#endif
+#ifdef EREMOTE
+    if (v == (int64_t)(EREMOTE))
+        return "EREMOTE";
+#endif
+#ifdef EREMOTEIO
+    if (v == (int64_t)(EREMOTEIO))
+        return "EREMOTEIO";
+#endif
+#ifdef ERESTART
+    if (v == (int64_t)(ERESTART))
+        return "ERESTART";
+#endif
+#ifdef ERFKILL
+    if (v == (int64_t)(ERFKILL))
+        return "ERFKILL";
+#endif
+#ifdef EROFS
+    if (v == (int64_t)(EROFS))
+        return "EROFS";
+#endif
+#ifdef ESHUTDOWN
+    if (v == (int64_t)(ESHUTDOWN))
+        return "ESHUTDOWN";
+#endif
+#ifdef ESOCKTNOSUPPORT
+    if (v == (int64_t)(ESOCKTNOSUPPORT))
+        return "ESOCKTNOSUPPORT";
+#endif
+#ifdef ESPIPE
+    if (v == (int64_t)(ESPIPE))
+        return "ESPIPE";
+#endif
+#ifdef ESRCH
+    if (v == (int64_t)(ESRCH))
+        return "ESRCH";
+#endif
+#ifdef ESRMNT
+    if (v == (int64_t)(ESRMNT))
+        return "ESRMNT";
+#endif
+#ifdef ESTALE
+    if (v == (int64_t)(ESTALE))
+        return "ESTALE";
+#endif
+#ifdef ESTRPIPE
+    if (v == (int64_t)(ESTRPIPE))
+        return "ESTRPIPE";
+#endif
+#ifdef ETIME
+    if (v == (int64_t)(ETIME))
+        return "ETIME";
+#endif
+#ifdef ETIMEDOUT
+    if (v == (int64_t)(ETIMEDOUT))
+        return "ETIMEDOUT";
+#endif
+#ifdef ETOOMANYREFS
+    if (v == (int64_t)(ETOOMANYREFS))
+        return "ETOOMANYREFS";
+#endif
+#ifdef ETXTBSY
+    if (v == (int64_t)(ETXTBSY))
+        return "ETXTBSY";
+#endif
+#ifdef EUCLEAN
+    if (v == (int64_t)(EUCLEAN))
+        return "EUCLEAN";
+#endif
+#ifdef EUNATCH
+    if (v == (int64_t)(EUNATCH))
+        return "EUNATCH";
+#endif
+#ifdef EUSERS
+    if (v == (int64_t)(EUSERS))
+        return "EUSERS";
+#endif
+#ifdef EWOULDBLOCK
+    if (v == (int64_t)(EWOULDBLOCK))
+        return "EWOULDBLOCK";
+#endif
+#ifdef EXDEV
+    if (v == (int64_t)(EXDEV))
+        return "EXDEV";
+#endif
+#ifdef EXFULL
+    if (v == (int64_t)(EXFULL))
+        return "EXFULL";
+#endif
+    (void)v;
+    return NULL;
+}
+
+static const char *ah_const_prio_name(int64_t v)
+{
+    /* the first name in the table wins when several share a value */
+#ifdef PRIO_PROCESS
+    if (v == (int64_t)(PRIO_PROCESS))
+        return "PRIO_PROCESS";
+#endif
+#ifdef PRIO_PGRP
+    if (v == (int64_t)(PRIO_PGRP))
+        return "PRIO_PGRP";
+#endif
+#ifdef PRIO_USER
+    if (v == (int64_t)(PRIO_USER))
+        return "PRIO_USER";
+#endif
+    (void)v;
+    return NULL;
+}
+
+static const char *ah_const_socket_name(int64_t v)
+{
+    /* the first name in the table wins when several share a value */
+#ifdef AF_UNSPEC
+    if (v == (int64_t)(AF_UNSPEC))
+        return "AF_UNSPEC";
+#endif
+#ifdef AF_UNIX
+    if (v == (int64_t)(AF_UNIX))
+        return "AF_UNIX";
+#endif
+#ifdef AF_LOCAL
+    if (v == (int64_t)(AF_LOCAL))
+        return "AF_LOCAL";
+#endif
+#ifdef AF_INET
+    if (v == (int64_t)(AF_INET))
+        return "AF_INET";
+#endif
+#ifdef AF_INET6
+    if (v == (int64_t)(AF_INET6))
+        return "AF_INET6";
+#endif
+#ifdef AF_NETLINK
+    if (v == (int64_t)(AF_NETLINK))
+        return "AF_NETLINK";
+#endif
+#ifdef AF_PACKET
+    if (v == (int64_t)(AF_PACKET))
+        return "AF_PACKET";
+#endif
+#ifdef PF_UNSPEC
+    if (v == (int64_t)(PF_UNSPEC))
+        return "PF_UNSPEC";
+#endif
+#ifdef PF_UNIX
+    if (v == (int64_t)(PF_UNIX))
+        return "PF_UNIX";
+#endif
+#ifdef PF_LOCAL
+    if (v == (int64_t)(PF_LOCAL))
+        return "PF_LOCAL";
+#endif
+#ifdef PF_INET
+    if (v == (int64_t)(PF_INET))
+        return "PF_INET";
+#endif
+#ifdef PF_INET6
+    if (v == (int64_t)(PF_INET6))
+        return "PF_INET6";
+#endif
+#ifdef PF_NETLINK
+    if (v == (int64_t)(PF_NETLINK))
+        return "PF_NETLINK";
+#endif
+#ifdef PF_PACKET
+    if (v == (int64_t)(PF_PACKET))
+        return "PF_PACKET";
+#endif
+#ifdef SOCK_STREAM
+    if (v == (int64_t)(SOCK_STREAM))
+        return "SOCK_STREAM";
+#endif
+#ifdef SOCK_DGRAM
+    if (v == (int64_t)(SOCK_DGRAM))
+        return "SOCK_DGRAM";
+#endif
+#ifdef SOCK_RAW
+    if (v == (int64_t)(SOCK_RAW))
+        return "SOCK_RAW";
+#endif
+#ifdef SOCK_SEQPACKET
+    if (v == (int64_t)(SOCK_SEQPACKET))
+        return "SOCK_SEQPACKET";
+#endif
+#ifdef SOCK_RDM
+    if (v == (int64_t)(SOCK_RDM))
+        return "SOCK_RDM";
+#endif
+#ifdef SOCK_NONBLOCK
+    if (v == (int64_t)(SOCK_NONBLOCK))
+        return "SOCK_NONBLOCK";
+#endif
+#ifdef SOCK_CLOEXEC
+    if (v == (int64_t)(SOCK_CLOEXEC))
+        return "SOCK_CLOEXEC";
+#endif
+    (void)v;
+    return NULL;
+}
+
+static const char *ah_const_wait_name(int64_t v)
+{
+    /* the first name in the table wins when several share a value */
+#ifdef WNOHANG
+    if (v == (int64_t)(WNOHANG))
+        return "WNOHANG";
+#endif
+#ifdef WUNTRACED
+    if (v == (int64_t)(WUNTRACED))
+        return "WUNTRACED";
+#endif
+#ifdef WCONTINUED
+    if (v == (int64_t)(WCONTINUED))
+        return "WCONTINUED";
+#endif
+#ifdef WEXITED
+    if (v == (int64_t)(WEXITED))
+        return "WEXITED";
+#endif
+#ifdef WSTOPPED
+    if (v == (int64_t)(WSTOPPED))
+        return "WSTOPPED";
+#endif
+#ifdef WNOWAIT
+    if (v == (int64_t)(WNOWAIT))
+        return "WNOWAIT";
+#endif
+#ifdef __WALL
+    if (v == (int64_t)(__WALL))
+        return "__WALL";
+#endif
+#ifdef __WCLONE
+    if (v == (int64_t)(__WCLONE))
+        return "__WCLONE";
+#endif
+#ifdef __WNOTHREAD
+    if (v == (int64_t)(__WNOTHREAD))
+        return "__WNOTHREAD";
+#endif
+    (void)v;
+    return NULL;
+}
+
 int ah_constant_lookup(int family, const char *name, int64_t *v)
 {
     switch (family) {
@@ -586,8 +11867,66 @@ int ah_constant_lookup(int family, const char *name, int64_t *v)
         return ah_const_fcntl(name, v);
     case AH_FAMILY_RLIMIT:
         return ah_const_rlimit(name, v);
+    case AH_FAMILY_MOUNT:
+        return ah_const_mount(name, v);
+    case AH_FAMILY_PRCTL:
+        return ah_const_prctl(name, v);
+    case AH_FAMILY_PTRACE:
+        return ah_const_ptrace(name, v);
+    case AH_FAMILY_SECCOMP:
+        return ah_const_seccomp(name, v);
+    case AH_FAMILY_SYSCALL:
+        return ah_const_syscall(name, v);
+    case AH_FAMILY_IOCTL:
+        return ah_const_ioctl(name, v);
+    case AH_FAMILY_ERRNO:
+        return ah_const_errno(name, v);
+    case AH_FAMILY_PRIO:
+        return ah_const_prio(name, v);
+    case AH_FAMILY_SOCKET:
+        return ah_const_socket(name, v);
+    case AH_FAMILY_WAIT:
+        return ah_const_wait(name, v);
     default:
         return -1;
+    }
+}
+
+const char *ah_constant_name(int family, int64_t v)
+{
+    switch (family) {
+    case AH_FAMILY_SIGNAL:
+        return ah_const_signal_name(v);
+    case AH_FAMILY_CLONE:
+        return ah_const_clone_name(v);
+    case AH_FAMILY_FILE:
+        return ah_const_file_name(v);
+    case AH_FAMILY_FCNTL:
+        return ah_const_fcntl_name(v);
+    case AH_FAMILY_RLIMIT:
+        return ah_const_rlimit_name(v);
+    case AH_FAMILY_MOUNT:
+        return ah_const_mount_name(v);
+    case AH_FAMILY_PRCTL:
+        return ah_const_prctl_name(v);
+    case AH_FAMILY_PTRACE:
+        return ah_const_ptrace_name(v);
+    case AH_FAMILY_SECCOMP:
+        return ah_const_seccomp_name(v);
+    case AH_FAMILY_SYSCALL:
+        return ah_const_syscall_name(v);
+    case AH_FAMILY_IOCTL:
+        return ah_const_ioctl_name(v);
+    case AH_FAMILY_ERRNO:
+        return ah_const_errno_name(v);
+    case AH_FAMILY_PRIO:
+        return ah_const_prio_name(v);
+    case AH_FAMILY_SOCKET:
+        return ah_const_socket_name(v);
+    case AH_FAMILY_WAIT:
+        return ah_const_wait_name(v);
+    default:
+        return NULL;
     }
 }
 

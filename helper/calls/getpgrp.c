@@ -1,0 +1,10 @@
+/* getpgrp(2): cannot fail. */
+#include <unistd.h>
+
+#include "../gen/calls.h"
+
+int ah_call_getpgrp(struct ah_call *c)
+{
+    ah_mp_put_int(c->out, (int64_t)getpgrp());
+    return AH_ST_OK;
+}

@@ -1,0 +1,10 @@
+/* getuid(2): cannot fail. */
+#include <unistd.h>
+
+#include "../gen/calls.h"
+
+int ah_call_getuid(struct ah_call *c)
+{
+    ah_mp_put_int(c->out, (int64_t)getuid());
+    return AH_ST_OK;
+}

@@ -1,0 +1,12 @@
+/* rmdir(2) */
+#include <unistd.h>
+
+#include "../gen/calls.h"
+
+int ah_call_rmdir(struct ah_call *c, const struct ah_args_rmdir *a)
+{
+    if (rmdir(a->path) < 0)
+        return AH_ST_ERRNO;
+    ah_mp_put_nil(c->out);
+    return AH_ST_OK;
+}

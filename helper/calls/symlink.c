@@ -1,0 +1,12 @@
+/* symlink(2) */
+#include <unistd.h>
+
+#include "../gen/calls.h"
+
+int ah_call_symlink(struct ah_call *c, const struct ah_args_symlink *a)
+{
+    if (symlink(a->target, a->linkpath) < 0)
+        return AH_ST_ERRNO;
+    ah_mp_put_nil(c->out);
+    return AH_ST_OK;
+}
