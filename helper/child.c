@@ -608,6 +608,11 @@ void ah_children_collect(void)
     for (size_t i = 0; i < ah_self.nchildren; i++) {
         struct ah_child *c = ah_self.children[i];
         if (c->exited && c->fd_out < 0 && c->fd_err < 0) {
+            if (!c->exit_waited) { /* waitpid can still ask for it */
+                size_t slot = ah_self.nunwaited++ % (sizeof(ah_self.unwaited) / sizeof(ah_self.unwaited[0]));
+                ah_self.unwaited[slot].pid = c->pid;
+                ah_self.unwaited[slot].status = c->status;
+            }
             close_watched(c, AH_CTL);
             close_watched(c, AH_IN);
             ah_buf_free(&c->in_q);

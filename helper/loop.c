@@ -300,6 +300,8 @@ void ah_loop_init_child(pid_t parent, int ctl_fd)
     ah_self.out_broken = false;
     ah_self.shutting_down = false;
     memcpy(ah_self.filter_self, ah_self.filter_children, sizeof(ah_self.filter_self));
+    memset(ah_self.unwaited, 0, sizeof(ah_self.unwaited)); /* the parent's children are not ours */
+    ah_self.nunwaited = 0;
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
         ah_die_errno("PR_SET_CHILD_SUBREAPER");
     ah_sig_init();

@@ -74,6 +74,8 @@ struct ah_proc {
     size_t nchildren, cap_children;
     uint8_t filter_self[32];     /* call ids denied to this process */
     uint8_t filter_children[32]; /* call ids denied to children forked later */
+    struct { pid_t pid; int status; } unwaited[64]; /* exits collected, not yet waitpid'ed (a ring) */
+    size_t nunwaited;
     bool shutting_down;
     int64_t deadline_ms;
 };

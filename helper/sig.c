@@ -98,7 +98,14 @@ static int current(int sig)
 
 int ah_sig_set(int sig, int handler, int *old)
 {
-    if (sig <= 0 || sig >= NSIG || sig == SIGKILL || sig == SIGSTOP) {
+    if (sig <= 0 || sig >= NSIG) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (sig == SIGKILL || sig == SIGSTOP) { /* can be queried, never changed */
+        *old = AH_HANDLER_DFL;
+        if (handler == AH_HANDLER_QUERY)
+            return 0;
         errno = EINVAL;
         return -1;
     }

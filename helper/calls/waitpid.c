@@ -1,5 +1,6 @@
 /* waitpid(2) beside a loop that reaps its own children: a ptrace stop or an
- * exit the loop already collected is handed out first; otherwise the real
+ * exit the loop already reaped (remembered for the last 64 children nobody
+ * waited for) is handed out first; otherwise the real
  * waitpid runs, and an exit it collects is reported (events, GONE) exactly
  * as if the loop had reaped it. */
 #include <sys/wait.h>
@@ -26,6 +27,14 @@ int ah_call_waitpid(struct ah_call *c, const struct ah_args_waitpid *a)
     if (ch != NULL && ch->exited && !ch->exit_waited) {
         ch->exit_waited = true;
         return reply(c, ch->pid, ch->status);
+    }
+    const size_t ring = sizeof(ah_self.unwaited) / sizeof(ah_self.unwaited[0]);
+    for (size_t i = 0; ch == NULL && i < ring; i++) { /* collected, not yet waited for */
+        pid_t got = ah_self.unwaited[i].pid;
+        if (got != 0 && (got == (pid_t)a->pid || a->pid == -1)) {
+            ah_self.unwaited[i].pid = 0;
+            return reply(c, got, ah_self.unwaited[i].status);
+        }
     }
     int status = 0;
     pid_t pid = waitpid((pid_t)a->pid, &status, (int)a->options);
