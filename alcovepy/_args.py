@@ -220,6 +220,20 @@ def calls(name: str, value: object) -> list[int]:
     return ids
 
 
+def writes(name: str, value: object) -> list[list[bytes]]:
+    """(path, data) pairs the parent writes for a new child; "{pid}" is its pid."""
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        raise TypeError(f"{name} must be a list of (path, data) pairs, not {type(value).__name__}")
+    if len(value) > 64:
+        raise ValueError(f"{name}: at most 64 writes, not {len(value)}")
+    out = []
+    for i, pair in enumerate(value):
+        if not isinstance(pair, tuple | list) or len(pair) != 2:
+            raise TypeError(f"{name}[{i}] must be a (path, data) pair")
+        out.append([path(f"{name}[{i}] path", pair[0]), data(f"{name}[{i}] data", pair[1])])
+    return out
+
+
 def _piece(name: str, item: object) -> bytes | int | list[bytes]:
     if isinstance(item, bytes | bytearray | memoryview):
         return bytes(item)

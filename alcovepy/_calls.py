@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from alcovepy import _args as _a
@@ -15,6 +15,467 @@ if TYPE_CHECKING:
     from alcovepy._wire import CallSpec
 
 _T = TypeVar("_T")
+
+
+def _args_version() -> tuple[object, ...]:
+    return ()
+
+
+def _args_getpid() -> tuple[object, ...]:
+    return ()
+
+
+def _args_fork() -> tuple[object, ...]:
+    return ()
+
+
+def _args_clone(flags: Flags) -> tuple[object, ...]:
+    return (_a.flags("clone", "flags", flags),)
+
+
+def _args_exit(status: int) -> tuple[object, ...]:
+    return (_a.int32("status", status),)
+
+
+def _args_kill(pid: int, sig: Constant) -> tuple[object, ...]:
+    return (_a.int32("pid", pid), _a.constant("signal", "sig", sig),)
+
+
+def _args_execvp(file: StrOrBytes, argv: Sequence[StrOrBytes]) -> tuple[object, ...]:
+    return (_a.cstr("file", file), _a.argv("argv", argv),)
+
+
+def _args_execve(path: StrOrBytes, argv: Sequence[StrOrBytes], env: Sequence[StrOrBytes]) -> tuple[object, ...]:
+    return (_a.path("path", path), _a.argv("argv", argv), _a.argv("env", env),)
+
+
+def _args_getcwd() -> tuple[object, ...]:
+    return ()
+
+
+def _args_chdir(path: StrOrBytes) -> tuple[object, ...]:
+    return (_a.path("path", path),)
+
+
+def _args_environ() -> tuple[object, ...]:
+    return ()
+
+
+def _args_getenv(name: StrOrBytes) -> tuple[object, ...]:
+    return (_a.cstr("name", name),)
+
+
+def _args_setenv(name: StrOrBytes, value: StrOrBytes, overwrite: int) -> tuple[object, ...]:
+    return (_a.cstr("name", name), _a.cstr("value", value), _a.int32("overwrite", overwrite),)
+
+
+def _args_unsetenv(name: StrOrBytes) -> tuple[object, ...]:
+    return (_a.cstr("name", name),)
+
+
+def _args_clearenv() -> tuple[object, ...]:
+    return ()
+
+
+def _args_getopt(opt: str) -> tuple[object, ...]:
+    return (_a.option("opt", opt),)
+
+
+def _args_setopt(opt: str, value: int) -> tuple[object, ...]:
+    return (_a.option("opt", opt), _a.option_value(_a.option("opt", opt), value),)
+
+
+def _args_cpid() -> tuple[object, ...]:
+    return ()
+
+
+def _args_sigaction(sig: Constant, handler: str | None) -> tuple[object, ...]:
+    return (_a.constant("signal", "sig", sig), _a.handler("handler", handler),)
+
+
+def _args_signal_constant(name: StrOrBytes) -> tuple[object, ...]:
+    return (_a.cstr("name", name),)
+
+
+def _args_clone_constant(name: StrOrBytes) -> tuple[object, ...]:
+    return (_a.cstr("name", name),)
+
+
+def _args_file_constant(name: StrOrBytes) -> tuple[object, ...]:
+    return (_a.cstr("name", name),)
+
+
+def _args_fcntl_constant(name: StrOrBytes) -> tuple[object, ...]:
+    return (_a.cstr("name", name),)
+
+
+def _args_rlimit_constant(name: StrOrBytes) -> tuple[object, ...]:
+    return (_a.cstr("name", name),)
+
+
+def _args_spawn(file: StrOrBytes, argv: Sequence[StrOrBytes], env: Sequence[StrOrBytes] | None = None) -> tuple[object, ...]:
+    return (_a.cstr("file", file), _a.argv("argv", argv), _a.optional_argv("env", env),)
+
+
+def _args_unshare(flags: Flags) -> tuple[object, ...]:
+    return (_a.flags("clone", "flags", flags),)
+
+
+def _args_setns(fd: int, nstype: Constant) -> tuple[object, ...]:
+    return (_a.fd("fd", fd), _a.constant("clone", "nstype", nstype),)
+
+
+def _args_mount(source: StrOrBytes, target: StrOrBytes, fstype: StrOrBytes, flags: Flags, data: bytes) -> tuple[object, ...]:
+    return (_a.cstr("source", source), _a.path("target", target), _a.cstr("fstype", fstype), _a.flags("mount", "flags", flags), _a.data("data", data),)
+
+
+def _args_umount(target: StrOrBytes) -> tuple[object, ...]:
+    return (_a.path("target", target),)
+
+
+def _args_umount2(target: StrOrBytes, flags: Flags) -> tuple[object, ...]:
+    return (_a.path("target", target), _a.flags("mount", "flags", flags),)
+
+
+def _args_pivot_root(new_root: StrOrBytes, put_old: StrOrBytes) -> tuple[object, ...]:
+    return (_a.path("new_root", new_root), _a.path("put_old", put_old),)
+
+
+def _args_chroot(path: StrOrBytes) -> tuple[object, ...]:
+    return (_a.path("path", path),)
+
+
+def _args_sethostname(name: StrOrBytes) -> tuple[object, ...]:
+    return (_a.cstr("name", name),)
+
+
+def _args_gethostname() -> tuple[object, ...]:
+    return ()
+
+
+def _args_setuid(uid: int) -> tuple[object, ...]:
+    return (_a.ident("uid", uid),)
+
+
+def _args_setgid(gid: int) -> tuple[object, ...]:
+    return (_a.ident("gid", gid),)
+
+
+def _args_setresuid(ruid: int, euid: int, suid: int) -> tuple[object, ...]:
+    return (_a.ident("ruid", ruid), _a.ident("euid", euid), _a.ident("suid", suid),)
+
+
+def _args_setresgid(rgid: int, egid: int, sgid: int) -> tuple[object, ...]:
+    return (_a.ident("rgid", rgid), _a.ident("egid", egid), _a.ident("sgid", sgid),)
+
+
+def _args_getresuid() -> tuple[object, ...]:
+    return ()
+
+
+def _args_getresgid() -> tuple[object, ...]:
+    return ()
+
+
+def _args_getuid() -> tuple[object, ...]:
+    return ()
+
+
+def _args_getgid() -> tuple[object, ...]:
+    return ()
+
+
+def _args_setgroups(groups: Sequence[int]) -> tuple[object, ...]:
+    return (_a.id_list("groups", groups),)
+
+
+def _args_getgroups() -> tuple[object, ...]:
+    return ()
+
+
+def _args_setsid() -> tuple[object, ...]:
+    return ()
+
+
+def _args_getsid(pid: int) -> tuple[object, ...]:
+    return (_a.int32("pid", pid),)
+
+
+def _args_setpgid(pid: int, pgid: int) -> tuple[object, ...]:
+    return (_a.int32("pid", pid), _a.int32("pgid", pgid),)
+
+
+def _args_getpgrp() -> tuple[object, ...]:
+    return ()
+
+
+def _args_setpriority(which: Constant, who: int, prio: int) -> tuple[object, ...]:
+    return (_a.constant("prio", "which", which), _a.int32("who", who), _a.int32("prio", prio),)
+
+
+def _args_getpriority(which: Constant, who: int) -> tuple[object, ...]:
+    return (_a.constant("prio", "which", which), _a.int32("who", who),)
+
+
+def _args_setrlimit(resource: Constant, limit: Rlimit | tuple[int, int]) -> tuple[object, ...]:
+    return (_a.constant("rlimit", "resource", resource), _a.rlimit("limit", limit),)
+
+
+def _args_getrlimit(resource: Constant) -> tuple[object, ...]:
+    return (_a.constant("rlimit", "resource", resource),)
+
+
+def _args_prctl(option: Constant, arg2: InOut, arg3: InOut, arg4: InOut, arg5: InOut) -> tuple[object, ...]:
+    return (_a.constant("prctl", "option", option), _a.inout("arg2", arg2), _a.inout("arg3", arg3), _a.inout("arg4", arg4), _a.inout("arg5", arg5),)
+
+
+def _args_ptrace(request: Constant, pid: int, addr: InOut, data: InOut) -> tuple[object, ...]:
+    return (_a.constant("ptrace", "request", request), _a.int32("pid", pid), _a.inout("addr", addr), _a.inout("data", data),)
+
+
+def _args_seccomp(operation: Constant, flags: Flags, args: InOut) -> tuple[object, ...]:
+    return (_a.constant("seccomp", "operation", operation), _a.flags("seccomp", "flags", flags), _a.inout("args", args),)
+
+
+def _args_waitpid(pid: int, options: Flags) -> tuple[object, ...]:
+    return (_a.int32("pid", pid), _a.flags("wait", "options", options),)
+
+
+def _args_setproctitle(title: StrOrBytes) -> tuple[object, ...]:
+    return (_a.cstr("title", title),)
+
+
+def _args_fexecve(fd: int, argv: Sequence[StrOrBytes], env: Sequence[StrOrBytes]) -> tuple[object, ...]:
+    return (_a.fd("fd", fd), _a.argv("argv", argv), _a.argv("env", env),)
+
+
+def _args_getcpid(pid: int, field: StrOrBytes) -> tuple[object, ...]:
+    return (_a.int32("pid", pid), _a.cstr("field", field),)
+
+
+def _args_setcpid(pid: int, field: StrOrBytes, value: int) -> tuple[object, ...]:
+    return (_a.int32("pid", pid), _a.cstr("field", field), _a.int64("value", value),)
+
+
+def _args_filter(calls: Sequence[str], calls_for_children: Sequence[str]) -> tuple[object, ...]:
+    return (_a.calls("calls", calls), _a.calls("calls_for_children", calls_for_children),)
+
+
+def _args_errno_id(errnum: int) -> tuple[object, ...]:
+    return (_a.int32("errnum", errnum),)
+
+
+def _args_alloc(cstruct: InOut) -> tuple[object, ...]:
+    return (_a.inout("cstruct", cstruct),)
+
+
+def _args_open(path: StrOrBytes, flags: Flags, mode: int) -> tuple[object, ...]:
+    return (_a.path("path", path), _a.flags("file", "flags", flags), _a.uint32("mode", mode),)
+
+
+def _args_close(fd: int) -> tuple[object, ...]:
+    return (_a.fd("fd", fd),)
+
+
+def _args_read(fd: int, count: int) -> tuple[object, ...]:
+    return (_a.fd("fd", fd), _a.count("count", count),)
+
+
+def _args_write(fd: int, data: bytes) -> tuple[object, ...]:
+    return (_a.fd("fd", fd), _a.data("data", data),)
+
+
+def _args_lseek(fd: int, offset: int, whence: int) -> tuple[object, ...]:
+    return (_a.fd("fd", fd), _a.int64("offset", offset), _a.int32("whence", whence),)
+
+
+def _args_fcntl(fd: int, cmd: Constant, arg: int) -> tuple[object, ...]:
+    return (_a.fd("fd", fd), _a.constant("fcntl", "cmd", cmd), _a.int64("arg", arg),)
+
+
+def _args_ioctl(fd: int, request: Constant, arg: InOut) -> tuple[object, ...]:
+    return (_a.fd("fd", fd), _a.constant("ioctl", "request", request), _a.inout("arg", arg),)
+
+
+def _args_readdir(path: StrOrBytes) -> tuple[object, ...]:
+    return (_a.path("path", path),)
+
+
+def _args_mkdir(path: StrOrBytes, mode: int) -> tuple[object, ...]:
+    return (_a.path("path", path), _a.uint32("mode", mode),)
+
+
+def _args_rmdir(path: StrOrBytes) -> tuple[object, ...]:
+    return (_a.path("path", path),)
+
+
+def _args_unlink(path: StrOrBytes) -> tuple[object, ...]:
+    return (_a.path("path", path),)
+
+
+def _args_link(oldpath: StrOrBytes, newpath: StrOrBytes) -> tuple[object, ...]:
+    return (_a.path("oldpath", oldpath), _a.path("newpath", newpath),)
+
+
+def _args_symlink(target: StrOrBytes, linkpath: StrOrBytes) -> tuple[object, ...]:
+    return (_a.path("target", target), _a.path("linkpath", linkpath),)
+
+
+def _args_chmod(path: StrOrBytes, mode: int) -> tuple[object, ...]:
+    return (_a.path("path", path), _a.uint32("mode", mode),)
+
+
+def _args_chown(path: StrOrBytes, uid: int, gid: int) -> tuple[object, ...]:
+    return (_a.path("path", path), _a.ident("uid", uid), _a.ident("gid", gid),)
+
+
+def _args_mkfifo(path: StrOrBytes, mode: int) -> tuple[object, ...]:
+    return (_a.path("path", path), _a.uint32("mode", mode),)
+
+
+def _args_select(readfds: Sequence[int], writefds: Sequence[int], exceptfds: Sequence[int], timeout: float | None) -> tuple[object, ...]:
+    return (_a.fd_list("readfds", readfds), _a.fd_list("writefds", writefds), _a.fd_list("exceptfds", exceptfds), _a.timeout("timeout", timeout),)
+
+
+def _args_socket(domain: Constant, type: Flags, protocol: int) -> tuple[object, ...]:
+    return (_a.constant("socket", "domain", domain), _a.flags("socket", "type", type), _a.int32("protocol", protocol),)
+
+
+def _args_connect(fd: int, sockaddr: bytes | None) -> tuple[object, ...]:
+    return (_a.fd("fd", fd), _a.optional_data("sockaddr", sockaddr),)
+
+
+def _args_ioctl_constant(name: StrOrBytes) -> tuple[object, ...]:
+    return (_a.cstr("name", name),)
+
+
+def _args_mount_constant(name: StrOrBytes) -> tuple[object, ...]:
+    return (_a.cstr("name", name),)
+
+
+def _args_prctl_constant(name: StrOrBytes) -> tuple[object, ...]:
+    return (_a.cstr("name", name),)
+
+
+def _args_ptrace_constant(name: StrOrBytes) -> tuple[object, ...]:
+    return (_a.cstr("name", name),)
+
+
+def _args_seccomp_constant(name: StrOrBytes) -> tuple[object, ...]:
+    return (_a.cstr("name", name),)
+
+
+def _args_syscall_constant(name: StrOrBytes) -> tuple[object, ...]:
+    return (_a.cstr("name", name),)
+
+
+def _args_clone_exec(flags: Flags, writes: Sequence[tuple[StrOrBytes, bytes]], steps: Sequence[Sequence[object]], file: StrOrBytes, argv: Sequence[StrOrBytes], env: Sequence[StrOrBytes] | None = None) -> tuple[object, ...]:
+    return (_a.flags("clone", "flags", flags), _a.writes("writes", writes), _steps("steps", steps), _a.cstr("file", file), _a.argv("argv", argv), _a.optional_argv("env", env),)
+
+
+# call name -> (id, argument encoder) of every call that can be a setup step
+_STEPS: dict[str, tuple[int, Callable[..., tuple[object, ...]]]] = {  # type: ignore[explicit-any]
+    "version": (1, _args_version),
+    "getpid": (2, _args_getpid),
+    "kill": (6, _args_kill),
+    "getcwd": (9, _args_getcwd),
+    "chdir": (10, _args_chdir),
+    "environ": (11, _args_environ),
+    "getenv": (12, _args_getenv),
+    "setenv": (13, _args_setenv),
+    "unsetenv": (14, _args_unsetenv),
+    "clearenv": (15, _args_clearenv),
+    "getopt": (16, _args_getopt),
+    "setopt": (17, _args_setopt),
+    "cpid": (18, _args_cpid),
+    "sigaction": (19, _args_sigaction),
+    "signal_constant": (20, _args_signal_constant),
+    "clone_constant": (21, _args_clone_constant),
+    "file_constant": (22, _args_file_constant),
+    "fcntl_constant": (23, _args_fcntl_constant),
+    "rlimit_constant": (24, _args_rlimit_constant),
+    "unshare": (26, _args_unshare),
+    "setns": (27, _args_setns),
+    "mount": (28, _args_mount),
+    "umount": (29, _args_umount),
+    "umount2": (30, _args_umount2),
+    "pivot_root": (31, _args_pivot_root),
+    "chroot": (32, _args_chroot),
+    "sethostname": (33, _args_sethostname),
+    "gethostname": (34, _args_gethostname),
+    "setuid": (35, _args_setuid),
+    "setgid": (36, _args_setgid),
+    "setresuid": (37, _args_setresuid),
+    "setresgid": (38, _args_setresgid),
+    "getresuid": (39, _args_getresuid),
+    "getresgid": (40, _args_getresgid),
+    "getuid": (41, _args_getuid),
+    "getgid": (42, _args_getgid),
+    "setgroups": (43, _args_setgroups),
+    "getgroups": (44, _args_getgroups),
+    "setsid": (45, _args_setsid),
+    "getsid": (46, _args_getsid),
+    "setpgid": (47, _args_setpgid),
+    "getpgrp": (48, _args_getpgrp),
+    "setpriority": (49, _args_setpriority),
+    "getpriority": (50, _args_getpriority),
+    "setrlimit": (51, _args_setrlimit),
+    "getrlimit": (52, _args_getrlimit),
+    "prctl": (53, _args_prctl),
+    "ptrace": (54, _args_ptrace),
+    "seccomp": (55, _args_seccomp),
+    "waitpid": (56, _args_waitpid),
+    "setproctitle": (57, _args_setproctitle),
+    "getcpid": (59, _args_getcpid),
+    "setcpid": (60, _args_setcpid),
+    "filter": (61, _args_filter),
+    "errno_id": (62, _args_errno_id),
+    "alloc": (63, _args_alloc),
+    "open": (64, _args_open),
+    "close": (65, _args_close),
+    "read": (66, _args_read),
+    "write": (67, _args_write),
+    "lseek": (68, _args_lseek),
+    "fcntl": (69, _args_fcntl),
+    "ioctl": (70, _args_ioctl),
+    "readdir": (71, _args_readdir),
+    "mkdir": (72, _args_mkdir),
+    "rmdir": (73, _args_rmdir),
+    "unlink": (74, _args_unlink),
+    "link": (75, _args_link),
+    "symlink": (76, _args_symlink),
+    "chmod": (77, _args_chmod),
+    "chown": (78, _args_chown),
+    "mkfifo": (79, _args_mkfifo),
+    "select": (80, _args_select),
+    "socket": (81, _args_socket),
+    "connect": (82, _args_connect),
+    "ioctl_constant": (83, _args_ioctl_constant),
+    "mount_constant": (84, _args_mount_constant),
+    "prctl_constant": (85, _args_prctl_constant),
+    "ptrace_constant": (86, _args_ptrace_constant),
+    "seccomp_constant": (87, _args_seccomp_constant),
+    "syscall_constant": (88, _args_syscall_constant),
+}
+
+
+def _steps(name: str, value: object) -> list[list[object]]:
+    """Setup steps: (call name, *args) tuples, each checked by its call's encoder."""
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        raise TypeError(f"{name} must be a list of (call name, *args) tuples, not {type(value).__name__}")
+    steps: list[list[object]] = []
+    for i, step in enumerate(value):
+        if isinstance(step, str | bytes) or not isinstance(step, Sequence) or not step:
+            raise TypeError(f"{name}[{i}] must be a (call name, *args) tuple, not {step!r}")
+        entry = _STEPS.get(step[0]) if isinstance(step[0], str) else None
+        if entry is None:
+            raise ValueError(f"{name}[{i}]: {step[0]!r} is not a call that can run as a setup step")
+        try:
+            args = entry[1](*step[1:])
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{name}[{i}] ({step[0]}): {exc}") from None
+        steps.append([entry[0], list(args)])
+    return steps
 
 
 class DriverCalls:
@@ -30,616 +491,623 @@ class DriverCalls:
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_VERSION, ())
+        return await self._call(pipeline, _s.CALL_VERSION, _args_version())
 
     async def getpid(self, pipeline: PipelineLike) -> int:
         """getpid(2): the OS pid of the process (1 inside a new pid namespace).
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_GETPID, ())
+        return await self._call(pipeline, _s.CALL_GETPID, _args_getpid())
 
     async def fork(self, pipeline: PipelineLike) -> int:
         """fork(2) a new control process one level deeper. Raises OSError(EAGAIN) past maxchild or maxforkdepth.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_FORK, ())
+        return await self._call(pipeline, _s.CALL_FORK, _args_fork())
 
     async def clone(self, pipeline: PipelineLike, flags: Flags) -> int:
         """clone(2) a new control process into the namespaces named by flags (CLONE_NEW*). Raises OSError(EAGAIN) past maxchild or maxforkdepth.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_CLONE, (_a.flags("clone", "flags", flags),))
+        return await self._call(pipeline, _s.CALL_CLONE, _args_clone(flags))
 
     async def exit(self, pipeline: PipelineLike, status: int) -> None:
         """exit(3) the control process with status; it is reported as ExitStatus on its pipeline.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_EXIT, (_a.int32("status", status),))
+        return await self._call(pipeline, _s.CALL_EXIT, _args_exit(status))
 
     async def kill(self, pipeline: PipelineLike, pid: int, sig: Constant) -> None:
         """kill(2): send sig to pid. Raises ProcessLookupError if there is no such process.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_KILL, (_a.int32("pid", pid), _a.constant("signal", "sig", sig),))
+        return await self._call(pipeline, _s.CALL_KILL, _args_kill(pid, sig))
 
     async def execvp(self, pipeline: PipelineLike, file: StrOrBytes, argv: Sequence[StrOrBytes]) -> None:
         """execvp(3): replace the process with a program found on PATH. On failure raises the child's errno (e.g. FileNotFoundError) and the process stays in its loop.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_EXECVP, (_a.cstr("file", file), _a.argv("argv", argv),))
+        return await self._call(pipeline, _s.CALL_EXECVP, _args_execvp(file, argv))
 
     async def execve(self, pipeline: PipelineLike, path: StrOrBytes, argv: Sequence[StrOrBytes], env: Sequence[StrOrBytes]) -> None:
         """execve(2): replace the process with the program at path, with environment env. On failure raises the child's errno and the process stays in its loop.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_EXECVE, (_a.path("path", path), _a.argv("argv", argv), _a.argv("env", env),))
+        return await self._call(pipeline, _s.CALL_EXECVE, _args_execve(path, argv, env))
 
     async def getcwd(self, pipeline: PipelineLike) -> bytes:
         """getcwd(3): the current working directory.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_GETCWD, ())
+        return await self._call(pipeline, _s.CALL_GETCWD, _args_getcwd())
 
     async def chdir(self, pipeline: PipelineLike, path: StrOrBytes) -> None:
         """chdir(2): change the working directory.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_CHDIR, (_a.path("path", path),))
+        return await self._call(pipeline, _s.CALL_CHDIR, _args_chdir(path))
 
     async def environ(self, pipeline: PipelineLike) -> list[bytes]:
         """The process environment as a list of b'NAME=value'.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_ENVIRON, ())
+        return await self._call(pipeline, _s.CALL_ENVIRON, _args_environ())
 
     async def getenv(self, pipeline: PipelineLike, name: StrOrBytes) -> bytes | None:
         """getenv(3): the value of name, or None if it is not set.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_GETENV, (_a.cstr("name", name),))
+        return await self._call(pipeline, _s.CALL_GETENV, _args_getenv(name))
 
     async def setenv(self, pipeline: PipelineLike, name: StrOrBytes, value: StrOrBytes, overwrite: int) -> None:
         """setenv(3): set name to value (an existing value is kept unless overwrite is non-zero).
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_SETENV, (_a.cstr("name", name), _a.cstr("value", value), _a.int32("overwrite", overwrite),))
+        return await self._call(pipeline, _s.CALL_SETENV, _args_setenv(name, value, overwrite))
 
     async def unsetenv(self, pipeline: PipelineLike, name: StrOrBytes) -> None:
         """unsetenv(3): remove name from the environment.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_UNSETENV, (_a.cstr("name", name),))
+        return await self._call(pipeline, _s.CALL_UNSETENV, _args_unsetenv(name))
 
     async def clearenv(self, pipeline: PipelineLike) -> None:
         """clearenv(3): remove every variable from the environment.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_CLEARENV, ())
+        return await self._call(pipeline, _s.CALL_CLEARENV, _args_clearenv())
 
     async def getopt(self, pipeline: PipelineLike, opt: str) -> int:
         """Read one of the process's options (maxchild, maxforkdepth, exit_status, termsig, signaloneof, flowcontrol, stdin_closed, stdout_closed, stderr_closed).
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_GETOPT, (_a.option("opt", opt),))
+        return await self._call(pipeline, _s.CALL_GETOPT, _args_getopt(opt))
 
     async def setopt(self, pipeline: PipelineLike, opt: str, value: int) -> None:
         """Set one of the process's options; children forked later copy it. Raises ValueError for a value out of range.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_SETOPT, (_a.option("opt", opt), _a.option_value(_a.option("opt", opt), value),))
+        return await self._call(pipeline, _s.CALL_SETOPT, _args_setopt(opt, value))
 
     async def cpid(self, pipeline: PipelineLike) -> list[ChildInfo]:
         """The process's children: pid, state, the parent-side fds, output credit and signaloneof of each.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_CPID, ())
+        return await self._call(pipeline, _s.CALL_CPID, _args_cpid())
 
     async def sigaction(self, pipeline: PipelineLike, sig: Constant, handler: str | None) -> str:
         """Set how the process handles sig: 'SIG_DFL', 'SIG_IGN' or 'SIG_INFO' (report as Signal events); None only queries. Returns the previous handler.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_SIGACTION, (_a.constant("signal", "sig", sig), _a.handler("handler", handler),))
+        return await self._call(pipeline, _s.CALL_SIGACTION, _args_sigaction(sig, handler))
 
     async def signal_constant(self, pipeline: PipelineLike, name: StrOrBytes) -> int | None:
         """The value of a signal name (SIGTERM) on the helper's platform, or None.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_SIGNAL_CONSTANT, (_a.cstr("name", name),))
+        return await self._call(pipeline, _s.CALL_SIGNAL_CONSTANT, _args_signal_constant(name))
 
     async def clone_constant(self, pipeline: PipelineLike, name: StrOrBytes) -> int | None:
         """The value of a clone flag name (CLONE_NEWPID) on the helper's platform, or None.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_CLONE_CONSTANT, (_a.cstr("name", name),))
+        return await self._call(pipeline, _s.CALL_CLONE_CONSTANT, _args_clone_constant(name))
 
     async def file_constant(self, pipeline: PipelineLike, name: StrOrBytes) -> int | None:
         """The value of an open(2) flag name (O_RDONLY) on the helper's platform, or None.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_FILE_CONSTANT, (_a.cstr("name", name),))
+        return await self._call(pipeline, _s.CALL_FILE_CONSTANT, _args_file_constant(name))
 
     async def fcntl_constant(self, pipeline: PipelineLike, name: StrOrBytes) -> int | None:
         """The value of an fcntl(2) name (F_GETFD) on the helper's platform, or None.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_FCNTL_CONSTANT, (_a.cstr("name", name),))
+        return await self._call(pipeline, _s.CALL_FCNTL_CONSTANT, _args_fcntl_constant(name))
 
     async def rlimit_constant(self, pipeline: PipelineLike, name: StrOrBytes) -> int | None:
         """The value of a resource name (RLIMIT_NOFILE) on the helper's platform, or None.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_RLIMIT_CONSTANT, (_a.cstr("name", name),))
+        return await self._call(pipeline, _s.CALL_RLIMIT_CONSTANT, _args_rlimit_constant(name))
 
     async def spawn(self, pipeline: PipelineLike, file: StrOrBytes, argv: Sequence[StrOrBytes], env: Sequence[StrOrBytes] | None = None) -> int:
         """Fork a child that execs file (PATH search) at once, with stdio pipes like any child: one request instead of fork + execvp. env None inherits the environment. Returns the pid once the program runs; raises the exec errno (e.g. FileNotFoundError) if it cannot.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_SPAWN, (_a.cstr("file", file), _a.argv("argv", argv), _a.optional_argv("env", env),))
+        return await self._call(pipeline, _s.CALL_SPAWN, _args_spawn(file, argv, env))
 
     async def unshare(self, pipeline: PipelineLike, flags: Flags) -> None:
         """unshare(2): move the process into new namespaces named by flags (CLONE_NEW*). Raises PermissionError without the privilege, OSError(EINVAL) for flags the kernel refuses.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_UNSHARE, (_a.flags("clone", "flags", flags),))
+        return await self._call(pipeline, _s.CALL_UNSHARE, _args_unshare(flags))
 
     async def setns(self, pipeline: PipelineLike, fd: int, nstype: Constant) -> None:
         """setns(2): join the namespace open on fd (e.g. from /proc/PID/ns/net); nstype 0 accepts any type. Raises PermissionError, OSError(EINVAL) for a wrong type.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_SETNS, (_a.fd("fd", fd), _a.constant("clone", "nstype", nstype),))
+        return await self._call(pipeline, _s.CALL_SETNS, _args_setns(fd, nstype))
 
     async def mount(self, pipeline: PipelineLike, source: StrOrBytes, target: StrOrBytes, fstype: StrOrBytes, flags: Flags, data: bytes) -> None:
         """mount(2): an empty source, fstype or data is passed as NULL. Raises PermissionError without CAP_SYS_ADMIN, FileNotFoundError for a missing target.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_MOUNT, (_a.cstr("source", source), _a.path("target", target), _a.cstr("fstype", fstype), _a.flags("mount", "flags", flags), _a.data("data", data),))
+        return await self._call(pipeline, _s.CALL_MOUNT, _args_mount(source, target, fstype, flags, data))
 
     async def umount(self, pipeline: PipelineLike, target: StrOrBytes) -> None:
         """umount(2) the filesystem mounted at target. Raises OSError(EINVAL) if nothing is mounted there, OSError(EBUSY) if it is in use.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_UMOUNT, (_a.path("target", target),))
+        return await self._call(pipeline, _s.CALL_UMOUNT, _args_umount(target))
 
     async def umount2(self, pipeline: PipelineLike, target: StrOrBytes, flags: Flags) -> None:
         """umount2(2) with MNT_FORCE, MNT_DETACH, MNT_EXPIRE or UMOUNT_NOFOLLOW. Raises as umount.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_UMOUNT2, (_a.path("target", target), _a.flags("mount", "flags", flags),))
+        return await self._call(pipeline, _s.CALL_UMOUNT2, _args_umount2(target, flags))
 
     async def pivot_root(self, pipeline: PipelineLike, new_root: StrOrBytes, put_old: StrOrBytes) -> None:
         """pivot_root(2): make new_root the root mount and move the old root to put_old. Raises OSError(EINVAL) if new_root is not a mount point, PermissionError.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_PIVOT_ROOT, (_a.path("new_root", new_root), _a.path("put_old", put_old),))
+        return await self._call(pipeline, _s.CALL_PIVOT_ROOT, _args_pivot_root(new_root, put_old))
 
     async def chroot(self, pipeline: PipelineLike, path: StrOrBytes) -> None:
         """chroot(2) to path (the working directory is left as it is). Raises PermissionError without CAP_SYS_CHROOT, FileNotFoundError.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_CHROOT, (_a.path("path", path),))
+        return await self._call(pipeline, _s.CALL_CHROOT, _args_chroot(path))
 
     async def sethostname(self, pipeline: PipelineLike, name: StrOrBytes) -> None:
         """sethostname(2) in the process's UTS namespace. Raises PermissionError without CAP_SYS_ADMIN, OSError(EINVAL) past 64 bytes.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_SETHOSTNAME, (_a.cstr("name", name),))
+        return await self._call(pipeline, _s.CALL_SETHOSTNAME, _args_sethostname(name))
 
     async def gethostname(self, pipeline: PipelineLike) -> bytes:
         """gethostname(2): the host name of the process's UTS namespace.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_GETHOSTNAME, ())
+        return await self._call(pipeline, _s.CALL_GETHOSTNAME, _args_gethostname())
 
     async def setuid(self, pipeline: PipelineLike, uid: int) -> None:
         """setuid(2). Raises PermissionError when not allowed.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_SETUID, (_a.ident("uid", uid),))
+        return await self._call(pipeline, _s.CALL_SETUID, _args_setuid(uid))
 
     async def setgid(self, pipeline: PipelineLike, gid: int) -> None:
         """setgid(2). Raises PermissionError when not allowed.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_SETGID, (_a.ident("gid", gid),))
+        return await self._call(pipeline, _s.CALL_SETGID, _args_setgid(gid))
 
     async def setresuid(self, pipeline: PipelineLike, ruid: int, euid: int, suid: int) -> None:
         """setresuid(2); -1 leaves an id unchanged. Raises PermissionError when not allowed.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_SETRESUID, (_a.ident("ruid", ruid), _a.ident("euid", euid), _a.ident("suid", suid),))
+        return await self._call(pipeline, _s.CALL_SETRESUID, _args_setresuid(ruid, euid, suid))
 
     async def setresgid(self, pipeline: PipelineLike, rgid: int, egid: int, sgid: int) -> None:
         """setresgid(2); -1 leaves an id unchanged. Raises PermissionError when not allowed.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_SETRESGID, (_a.ident("rgid", rgid), _a.ident("egid", egid), _a.ident("sgid", sgid),))
+        return await self._call(pipeline, _s.CALL_SETRESGID, _args_setresgid(rgid, egid, sgid))
 
     async def getresuid(self, pipeline: PipelineLike) -> tuple[int, int, int]:
         """getresuid(2): the real, effective and saved uid.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_GETRESUID, ())
+        return await self._call(pipeline, _s.CALL_GETRESUID, _args_getresuid())
 
     async def getresgid(self, pipeline: PipelineLike) -> tuple[int, int, int]:
         """getresgid(2): the real, effective and saved gid.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_GETRESGID, ())
+        return await self._call(pipeline, _s.CALL_GETRESGID, _args_getresgid())
 
     async def getuid(self, pipeline: PipelineLike) -> int:
         """getuid(2): the real uid.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_GETUID, ())
+        return await self._call(pipeline, _s.CALL_GETUID, _args_getuid())
 
     async def getgid(self, pipeline: PipelineLike) -> int:
         """getgid(2): the real gid.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_GETGID, ())
+        return await self._call(pipeline, _s.CALL_GETGID, _args_getgid())
 
     async def setgroups(self, pipeline: PipelineLike, groups: Sequence[int]) -> None:
         """setgroups(2): replace the supplementary groups (an empty list drops them all). Raises PermissionError without CAP_SETGID.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_SETGROUPS, (_a.id_list("groups", groups),))
+        return await self._call(pipeline, _s.CALL_SETGROUPS, _args_setgroups(groups))
 
     async def getgroups(self, pipeline: PipelineLike) -> list[int]:
         """getgroups(2): the supplementary group ids, however many.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_GETGROUPS, ())
+        return await self._call(pipeline, _s.CALL_GETGROUPS, _args_getgroups())
 
     async def setsid(self, pipeline: PipelineLike) -> int:
         """setsid(2): start a new session; returns its id. Raises PermissionError if the process already leads a group.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_SETSID, ())
+        return await self._call(pipeline, _s.CALL_SETSID, _args_setsid())
 
     async def getsid(self, pipeline: PipelineLike, pid: int) -> int:
         """getsid(2): the session id of pid (0: the process itself). Raises ProcessLookupError.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_GETSID, (_a.int32("pid", pid),))
+        return await self._call(pipeline, _s.CALL_GETSID, _args_getsid(pid))
 
     async def setpgid(self, pipeline: PipelineLike, pid: int, pgid: int) -> None:
         """setpgid(2); 0 means the process itself. Raises PermissionError, ProcessLookupError.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_SETPGID, (_a.int32("pid", pid), _a.int32("pgid", pgid),))
+        return await self._call(pipeline, _s.CALL_SETPGID, _args_setpgid(pid, pgid))
 
     async def getpgrp(self, pipeline: PipelineLike) -> int:
         """getpgrp(2): the process group id.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_GETPGRP, ())
+        return await self._call(pipeline, _s.CALL_GETPGRP, _args_getpgrp())
 
     async def setpriority(self, pipeline: PipelineLike, which: Constant, who: int, prio: int) -> None:
         """setpriority(2) with PRIO_PROCESS, PRIO_PGRP or PRIO_USER. Raises PermissionError to raise priority without CAP_SYS_NICE.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_SETPRIORITY, (_a.constant("prio", "which", which), _a.int32("who", who), _a.int32("prio", prio),))
+        return await self._call(pipeline, _s.CALL_SETPRIORITY, _args_setpriority(which, who, prio))
 
     async def getpriority(self, pipeline: PipelineLike, which: Constant, who: int) -> int:
         """getpriority(2): the nice value (-20..19), errno checked rather than the result. Raises ProcessLookupError.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_GETPRIORITY, (_a.constant("prio", "which", which), _a.int32("who", who),))
+        return await self._call(pipeline, _s.CALL_GETPRIORITY, _args_getpriority(which, who))
 
     async def setrlimit(self, pipeline: PipelineLike, resource: Constant, limit: Rlimit | tuple[int, int]) -> None:
         """setrlimit(2); limit is an Rlimit (or (cur, max)), -1 meaning RLIM_INFINITY as in the resource module. Raises PermissionError to raise a hard limit, ValueError for cur > max.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_SETRLIMIT, (_a.constant("rlimit", "resource", resource), _a.rlimit("limit", limit),))
+        return await self._call(pipeline, _s.CALL_SETRLIMIT, _args_setrlimit(resource, limit))
 
     async def getrlimit(self, pipeline: PipelineLike, resource: Constant) -> Rlimit:
         """getrlimit(2) as an Rlimit(cur, max); -1 is RLIM_INFINITY, as in the resource module.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_GETRLIMIT, (_a.constant("rlimit", "resource", resource),))
+        return await self._call(pipeline, _s.CALL_GETRLIMIT, _args_getrlimit(resource))
 
     async def prctl(self, pipeline: PipelineLike, option: Constant, arg2: InOut, arg3: InOut, arg4: InOut, arg5: InOut) -> tuple[int, InOut, InOut, InOut, InOut]:
         """prctl(2). Each arg is an int (by value), bytes (a buffer passed by pointer), a cstruct (a list of bytes and Ptr) or None (0). Returns (result, arg2, arg3, arg4, arg5) with buffers as the kernel left them. Raises OSError with the errno.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_PRCTL, (_a.constant("prctl", "option", option), _a.inout("arg2", arg2), _a.inout("arg3", arg3), _a.inout("arg4", arg4), _a.inout("arg5", arg5),))
+        return await self._call(pipeline, _s.CALL_PRCTL, _args_prctl(option, arg2, arg3, arg4, arg5))
 
     async def ptrace(self, pipeline: PipelineLike, request: Constant, pid: int, addr: InOut, data: InOut) -> tuple[int, InOut, InOut]:
         """ptrace(2); addr and data as for prctl. Returns (result, addr, data); PEEK requests return the word in result (errno checked, not the result). Raises ProcessLookupError, PermissionError.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_PTRACE, (_a.constant("ptrace", "request", request), _a.int32("pid", pid), _a.inout("addr", addr), _a.inout("data", data),))
+        return await self._call(pipeline, _s.CALL_PTRACE, _args_ptrace(request, pid, addr, data))
 
     async def seccomp(self, pipeline: PipelineLike, operation: Constant, flags: Flags, args: InOut) -> None:
         """seccomp(2): e.g. SECCOMP_SET_MODE_FILTER with a struct sock_fprog (alcovepy.seccomp builds one). Raises OSError(EACCES) without no_new_privs or CAP_SYS_ADMIN, OSError(EINVAL) for a bad program.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_SECCOMP, (_a.constant("seccomp", "operation", operation), _a.flags("seccomp", "flags", flags), _a.inout("args", args),))
+        return await self._call(pipeline, _s.CALL_SECCOMP, _args_seccomp(operation, flags, args))
 
     async def waitpid(self, pipeline: PipelineLike, pid: int, options: Flags) -> WaitStatus:
         """waitpid(2) for a child of the process: a stop (ptrace or WUNTRACED) or an exit the loop already collected is returned first. With WNOHANG and nothing ready returns WaitStatus(0, 0). Without WNOHANG it blocks the process's loop until the child changes state. Raises ChildProcessError for a pid that is not its child.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_WAITPID, (_a.int32("pid", pid), _a.flags("wait", "options", options),))
+        return await self._call(pipeline, _s.CALL_WAITPID, _args_waitpid(pid, options))
 
     async def setproctitle(self, pipeline: PipelineLike, title: StrOrBytes) -> None:
         """Rewrite the process's argv area so ps and /proc/PID/cmdline show title (truncated to the room there is); also sets the thread name.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_SETPROCTITLE, (_a.cstr("title", title),))
+        return await self._call(pipeline, _s.CALL_SETPROCTITLE, _args_setproctitle(title))
 
     async def fexecve(self, pipeline: PipelineLike, fd: int, argv: Sequence[StrOrBytes], env: Sequence[StrOrBytes]) -> None:
         """fexecve(3): replace the process with the program open on fd. On failure raises the child's errno and the process stays in its loop.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_FEXECVE, (_a.fd("fd", fd), _a.argv("argv", argv), _a.argv("env", env),))
+        return await self._call(pipeline, _s.CALL_FEXECVE, _args_fexecve(fd, argv, env))
 
     async def getcpid(self, pipeline: PipelineLike, pid: int, field: StrOrBytes) -> int | None:
         """A field of child pid as its parent sees it: pid, flowcontrol, signaloneof, stdin, stdout, stderr or fdctl (-2 once exec'd or exited). None if pid is not a child or the field is unknown.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_GETCPID, (_a.int32("pid", pid), _a.cstr("field", field),))
+        return await self._call(pipeline, _s.CALL_GETCPID, _args_getcpid(pid, field))
 
     async def setcpid(self, pipeline: PipelineLike, pid: int, field: StrOrBytes, value: int) -> bool:
         """Set a field of child pid: flowcontrol (output credit in bytes, -1 unlimited, 0 stop reading) or signaloneof (0..255). False if pid is not a child or the field cannot be set. Raises ValueError for a value out of range.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_SETCPID, (_a.int32("pid", pid), _a.cstr("field", field), _a.int64("value", value),))
+        return await self._call(pipeline, _s.CALL_SETCPID, _args_setcpid(pid, field, value))
 
     async def filter(self, pipeline: PipelineLike, calls: Sequence[str], calls_for_children: Sequence[str]) -> None:
         """Deny calls (by name) to this process and to every process it forks later; deny calls_for_children only to those. Denials add up and can never be lifted; a denied call raises CallFiltered.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_FILTER, (_a.calls("calls", calls), _a.calls("calls_for_children", calls_for_children),))
+        return await self._call(pipeline, _s.CALL_FILTER, _args_filter(calls, calls_for_children))
 
     async def errno_id(self, pipeline: PipelineLike, errnum: int) -> str | None:
         """The C name of an errno value on the helper's platform (2 -> 'ENOENT'), or None.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_ERRNO_ID, (_a.int32("errnum", errnum),))
+        return await self._call(pipeline, _s.CALL_ERRNO_ID, _args_errno_id(errnum))
 
     async def alloc(self, pipeline: PipelineLike, cstruct: InOut) -> tuple[bytes, InOut]:
         """Build a cstruct in the helper as a system call would see it and read it back: returns (the raw bytes, with pointers as the helper's addresses, and the cstruct as read back). For testing struct layouts.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_ALLOC, (_a.inout("cstruct", cstruct),))
+        return await self._call(pipeline, _s.CALL_ALLOC, _args_alloc(cstruct))
 
     async def open(self, pipeline: PipelineLike, path: StrOrBytes, flags: Flags, mode: int) -> int:
         """open(2): returns the fd. Raises FileNotFoundError, PermissionError, IsADirectoryError, ...
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_OPEN, (_a.path("path", path), _a.flags("file", "flags", flags), _a.uint32("mode", mode),))
+        return await self._call(pipeline, _s.CALL_OPEN, _args_open(path, flags, mode))
 
     async def close(self, pipeline: PipelineLike, fd: int) -> None:
         """close(2). Raises OSError(EBADF). Closing the process's own protocol pipes is refused with PermissionError.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_CLOSE, (_a.fd("fd", fd),))
+        return await self._call(pipeline, _s.CALL_CLOSE, _args_close(fd))
 
     async def read(self, pipeline: PipelineLike, fd: int, count: int) -> bytes:
         """read(2) at most count bytes (up to 16 MiB) once; b'' at end of file. Raises OSError(EBADF), BlockingIOError.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_READ, (_a.fd("fd", fd), _a.count("count", count),))
+        return await self._call(pipeline, _s.CALL_READ, _args_read(fd, count))
 
     async def write(self, pipeline: PipelineLike, fd: int, data: bytes) -> int:
         """write(2) data once; returns the count written, which may be short. Raises OSError(EBADF), BrokenPipeError. Writes to the process's own protocol pipes are refused with PermissionError.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_WRITE, (_a.fd("fd", fd), _a.data("data", data),))
+        return await self._call(pipeline, _s.CALL_WRITE, _args_write(fd, data))
 
     async def lseek(self, pipeline: PipelineLike, fd: int, offset: int, whence: int) -> int:
         """lseek(2) with whence SEEK_SET (0), SEEK_CUR (1) or SEEK_END (2); returns the new offset. Raises OSError(ESPIPE) on a pipe.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_LSEEK, (_a.fd("fd", fd), _a.int64("offset", offset), _a.int32("whence", whence),))
+        return await self._call(pipeline, _s.CALL_LSEEK, _args_lseek(fd, offset, whence))
 
     async def fcntl(self, pipeline: PipelineLike, fd: int, cmd: Constant, arg: int) -> int:
         """fcntl(2) with an integer argument; returns the result (the flags for F_GETFD/F_GETFL). Raises OSError(EBADF), OSError(EINVAL).
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_FCNTL, (_a.fd("fd", fd), _a.constant("fcntl", "cmd", cmd), _a.int64("arg", arg),))
+        return await self._call(pipeline, _s.CALL_FCNTL, _args_fcntl(fd, cmd, arg))
 
     async def ioctl(self, pipeline: PipelineLike, fd: int, request: Constant, arg: InOut) -> tuple[int, InOut]:
         """ioctl(2): arg is an int (by value), bytes or a cstruct (by pointer). Returns (result, arg as the kernel left it). Raises OSError(ENOTTY), OSError(EBADF).
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_IOCTL, (_a.fd("fd", fd), _a.constant("ioctl", "request", request), _a.inout("arg", arg),))
+        return await self._call(pipeline, _s.CALL_IOCTL, _args_ioctl(fd, request, arg))
 
     async def readdir(self, pipeline: PipelineLike, path: StrOrBytes) -> list[bytes]:
         """The names in directory path, '.' and '..' included, however many. Raises NotADirectoryError, FileNotFoundError.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_READDIR, (_a.path("path", path),))
+        return await self._call(pipeline, _s.CALL_READDIR, _args_readdir(path))
 
     async def mkdir(self, pipeline: PipelineLike, path: StrOrBytes, mode: int) -> None:
         """mkdir(2). Raises FileExistsError, FileNotFoundError, PermissionError.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_MKDIR, (_a.path("path", path), _a.uint32("mode", mode),))
+        return await self._call(pipeline, _s.CALL_MKDIR, _args_mkdir(path, mode))
 
     async def rmdir(self, pipeline: PipelineLike, path: StrOrBytes) -> None:
         """rmdir(2). Raises OSError(ENOTEMPTY), FileNotFoundError.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_RMDIR, (_a.path("path", path),))
+        return await self._call(pipeline, _s.CALL_RMDIR, _args_rmdir(path))
 
     async def unlink(self, pipeline: PipelineLike, path: StrOrBytes) -> None:
         """unlink(2). Raises FileNotFoundError, IsADirectoryError, PermissionError.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_UNLINK, (_a.path("path", path),))
+        return await self._call(pipeline, _s.CALL_UNLINK, _args_unlink(path))
 
     async def link(self, pipeline: PipelineLike, oldpath: StrOrBytes, newpath: StrOrBytes) -> None:
         """link(2): a hard link newpath to oldpath. Raises FileExistsError, FileNotFoundError.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_LINK, (_a.path("oldpath", oldpath), _a.path("newpath", newpath),))
+        return await self._call(pipeline, _s.CALL_LINK, _args_link(oldpath, newpath))
 
     async def symlink(self, pipeline: PipelineLike, target: StrOrBytes, linkpath: StrOrBytes) -> None:
         """symlink(2): linkpath pointing to target. Raises FileExistsError.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_SYMLINK, (_a.path("target", target), _a.path("linkpath", linkpath),))
+        return await self._call(pipeline, _s.CALL_SYMLINK, _args_symlink(target, linkpath))
 
     async def chmod(self, pipeline: PipelineLike, path: StrOrBytes, mode: int) -> None:
         """chmod(2). Raises FileNotFoundError, PermissionError.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_CHMOD, (_a.path("path", path), _a.uint32("mode", mode),))
+        return await self._call(pipeline, _s.CALL_CHMOD, _args_chmod(path, mode))
 
     async def chown(self, pipeline: PipelineLike, path: StrOrBytes, uid: int, gid: int) -> None:
         """chown(2); -1 leaves an id unchanged. Raises PermissionError, FileNotFoundError.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_CHOWN, (_a.path("path", path), _a.ident("uid", uid), _a.ident("gid", gid),))
+        return await self._call(pipeline, _s.CALL_CHOWN, _args_chown(path, uid, gid))
 
     async def mkfifo(self, pipeline: PipelineLike, path: StrOrBytes, mode: int) -> None:
         """mkfifo(3). Raises FileExistsError.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_MKFIFO, (_a.path("path", path), _a.uint32("mode", mode),))
+        return await self._call(pipeline, _s.CALL_MKFIFO, _args_mkfifo(path, mode))
 
     async def select(self, pipeline: PipelineLike, readfds: Sequence[int], writefds: Sequence[int], exceptfds: Sequence[int], timeout: float | None) -> tuple[list[int], list[int], list[int]]:
         """select(2) on fds below FD_SETSIZE; timeout in seconds, None blocks the process's loop until one is ready. Returns the three lists of ready fds. Raises OSError(EBADF), OSError(EINTR).
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_SELECT, (_a.fd_list("readfds", readfds), _a.fd_list("writefds", writefds), _a.fd_list("exceptfds", exceptfds), _a.timeout("timeout", timeout),))
+        return await self._call(pipeline, _s.CALL_SELECT, _args_select(readfds, writefds, exceptfds, timeout))
 
     async def socket(self, pipeline: PipelineLike, domain: Constant, type: Flags, protocol: int) -> int:
         """socket(2), e.g. (AF_UNIX, SOCK_STREAM, 0); returns the fd. Raises OSError(EAFNOSUPPORT), PermissionError.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_SOCKET, (_a.constant("socket", "domain", domain), _a.flags("socket", "type", type), _a.int32("protocol", protocol),))
+        return await self._call(pipeline, _s.CALL_SOCKET, _args_socket(domain, type, protocol))
 
     async def connect(self, pipeline: PipelineLike, fd: int, sockaddr: bytes | None) -> None:
         """connect(2) to a raw struct sockaddr (None: a NULL address, which dissolves a datagram association). Raises ConnectionRefusedError, FileNotFoundError, OSError(EBADF).
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_CONNECT, (_a.fd("fd", fd), _a.optional_data("sockaddr", sockaddr),))
+        return await self._call(pipeline, _s.CALL_CONNECT, _args_connect(fd, sockaddr))
 
     async def ioctl_constant(self, pipeline: PipelineLike, name: StrOrBytes) -> int | None:
         """The value of a ioctl constant name (FIONREAD) on the helper's platform, or None.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_IOCTL_CONSTANT, (_a.cstr("name", name),))
+        return await self._call(pipeline, _s.CALL_IOCTL_CONSTANT, _args_ioctl_constant(name))
 
     async def mount_constant(self, pipeline: PipelineLike, name: StrOrBytes) -> int | None:
         """The value of a mount constant name (MS_BIND) on the helper's platform, or None.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_MOUNT_CONSTANT, (_a.cstr("name", name),))
+        return await self._call(pipeline, _s.CALL_MOUNT_CONSTANT, _args_mount_constant(name))
 
     async def prctl_constant(self, pipeline: PipelineLike, name: StrOrBytes) -> int | None:
         """The value of a prctl constant name (PR_SET_NAME) on the helper's platform, or None.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_PRCTL_CONSTANT, (_a.cstr("name", name),))
+        return await self._call(pipeline, _s.CALL_PRCTL_CONSTANT, _args_prctl_constant(name))
 
     async def ptrace_constant(self, pipeline: PipelineLike, name: StrOrBytes) -> int | None:
         """The value of a ptrace constant name (PTRACE_TRACEME) on the helper's platform, or None.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_PTRACE_CONSTANT, (_a.cstr("name", name),))
+        return await self._call(pipeline, _s.CALL_PTRACE_CONSTANT, _args_ptrace_constant(name))
 
     async def seccomp_constant(self, pipeline: PipelineLike, name: StrOrBytes) -> int | None:
         """The value of a seccomp constant name (SECCOMP_SET_MODE_FILTER) on the helper's platform, or None.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_SECCOMP_CONSTANT, (_a.cstr("name", name),))
+        return await self._call(pipeline, _s.CALL_SECCOMP_CONSTANT, _args_seccomp_constant(name))
 
     async def syscall_constant(self, pipeline: PipelineLike, name: StrOrBytes) -> int | None:
         """The value of a syscall constant name (SYS_getpid) on the helper's platform, or None.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_SYSCALL_CONSTANT, (_a.cstr("name", name),))
+        return await self._call(pipeline, _s.CALL_SYSCALL_CONSTANT, _args_syscall_constant(name))
+
+    async def clone_exec(self, pipeline: PipelineLike, flags: Flags, writes: Sequence[tuple[StrOrBytes, bytes]], steps: Sequence[Sequence[object]], file: StrOrBytes, argv: Sequence[StrOrBytes], env: Sequence[StrOrBytes] | None = None) -> int:
+        """One request that clones a child into the namespaces named by flags (0: a plain fork), writes each (path, data) of writes from the parent once the child exists (uid_map, cgroup.procs: '{pid}' is replaced by its pid), runs steps in the child (each a (call name, *args) tuple of the calls of this table, e.g. ('chdir', '/'), ('setrlimit', 'RLIMIT_NOFILE', (64, 64))), then execs file (PATH search) with argv and env (None: inherit). Returns the pid once the program runs. A write, step or the exec that fails raises its error (OSError subclass, ValueError, CallFiltered) naming the step, with .setup_step set to its index (writes: -1 - index; exec: len(steps)); nothing is left running.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_CLONE_EXEC, _args_clone_exec(flags, writes, steps, file, argv, env))
 
 
 class ProcessCalls:

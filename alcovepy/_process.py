@@ -175,6 +175,22 @@ class Process(ProcessCalls):
         pid = await self._driver.spawn(self.pipeline, file, argv, env)
         return Process._create(self._driver, (*self.pipeline, pid))
 
+    async def clone_exec(
+        self,
+        flags: Flags,
+        writes: Sequence[tuple[StrOrBytes, bytes]],
+        steps: Sequence[Sequence[object]],
+        file: StrOrBytes,
+        argv: Sequence[StrOrBytes],
+        env: Sequence[StrOrBytes] | None = None,
+    ) -> Process:
+        """Clone, set up and exec a program in one request; see ``Driver.clone_exec``.
+
+        Cancellation: the program may still start; it is ended with the Driver.
+        """
+        pid = await self._driver.clone_exec(self.pipeline, flags, writes, steps, file, argv, env)
+        return Process._create(self._driver, (*self.pipeline, pid))
+
     async def event(self) -> Event | None:
         """The next event of this process, or None once it is gone.
 

@@ -44,6 +44,7 @@ from alcovepy.errors import (
     UnknownConstant,
     call_error,
     no_such_process,
+    setup_error,
 )
 
 if TYPE_CHECKING:
@@ -77,6 +78,15 @@ _INT_LIST = msgspec.msgpack.Decoder(list[int])
 _INT = msgspec.msgpack.Decoder(int)
 _ERRNO = msgspec.msgpack.Decoder(Annotated[int, msgspec.Meta(ge=1, le=4095)])  # Linux's MAX_ERRNO
 _STR = msgspec.msgpack.Decoder(str)
+_SETUP = msgspec.msgpack.Decoder(tuple[int, int, int, str])  # step, status, errno, message
+_SETUP_KINDS = {
+    _spec.STATUS_ERRNO: "errno",
+    _spec.STATUS_FILTERED: "filtered",
+    _spec.STATUS_UNKNOWN_CONSTANT: "constant",
+    _spec.STATUS_BADARG: "badarg",
+}
+
+
 _HELLO = msgspec.msgpack.Decoder(tuple[int, str, str, int])
 _HEADERS: dict[tuple[int, int], struct.Struct] = {}
 
@@ -366,6 +376,10 @@ class Router:
         name, pl = pending.what, pending.pipeline
         if status == _spec.STATUS_ERRNO:
             return call_error(_ERRNO.decode(value), name, pl)
+        if status == _spec.STATUS_SETUP_FAILED:
+            step, step_status, err, message = _SETUP.decode(value)
+            kind = _SETUP_KINDS.get(step_status, "other")
+            return setup_error(step, kind, err, message, name, pl)
         message = _STR.decode(value)
         if status == _spec.STATUS_NOPROC:
             return no_such_process(name, pl, message)

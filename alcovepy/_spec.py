@@ -28,7 +28,7 @@ from alcovepy._wire import (
     RESULT_WAIT,
 )
 
-SPEC_DIGEST: Final = "eb6e5fcf9a87b443b6699754ddb2e02a95115510a9aa63b3d77acf068f3d650a"
+SPEC_DIGEST: Final = "8a66579571897d2f9f8bfb06f16b757e9ad89fb612d8e9e58625f4b4ad51350c"
 VERSION: Final = "0.1.0"
 PROTOCOL_VERSION: Final = 1
 MAX_FRAME: Final = 67108864
@@ -52,6 +52,7 @@ STATUS_NOPROC: Final = 3
 STATUS_UNKNOWN_CONSTANT: Final = 4
 STATUS_UNKNOWN_CALL: Final = 5
 STATUS_FILTERED: Final = 6
+STATUS_SETUP_FAILED: Final = 7
 
 EVENT_EXIT_STATUS: Final = 1
 EVENT_TERMSIG: Final = 2
@@ -181,6 +182,7 @@ CALL_PRCTL_CONSTANT: Final = CallSpec(85, "prctl_constant", RESULT_OPTIONAL_INT,
 CALL_PTRACE_CONSTANT: Final = CallSpec(86, "ptrace_constant", RESULT_OPTIONAL_INT, "call")
 CALL_SECCOMP_CONSTANT: Final = CallSpec(87, "seccomp_constant", RESULT_OPTIONAL_INT, "call")
 CALL_SYSCALL_CONSTANT: Final = CallSpec(88, "syscall_constant", RESULT_OPTIONAL_INT, "call")
+CALL_CLONE_EXEC: Final = CallSpec(89, "clone_exec", RESULT_INT, "spawn")
 
 CALLS: Final[tuple[CallSpec[object], ...]] = (
     CALL_VERSION,
@@ -271,4 +273,5 @@ CALLS: Final[tuple[CallSpec[object], ...]] = (
     CALL_PTRACE_CONSTANT,
     CALL_SECCOMP_CONSTANT,
     CALL_SYSCALL_CONSTANT,
+    CALL_CLONE_EXEC,
 )

@@ -21,6 +21,7 @@ __all__ = [
     "HelperProtocolError",
     "UnknownConstant",
     "call_error",
+    "setup_error",
 ]
 
 
@@ -57,3 +58,28 @@ def call_error(errno: int, call: str, pipeline: Sequence[int]) -> OSError:
 def no_such_process(call: str, pipeline: Sequence[int], why: str) -> ProcessLookupError:
     """The error for a pipeline that names no live control process."""
     return ProcessLookupError(_errno.ESRCH, f"{why}: {list(pipeline)}", call)
+
+
+def setup_error(
+    step: int, kind: str, err: int, message: str, call: str, pipeline: Sequence[int]
+) -> OSError | ValueError | AlcoveError:
+    """The error of a clone_exec whose write, setup step or exec failed.
+
+    kind is the failed step's outcome: "errno" (an OSError subclass),
+    "filtered", "constant", "badarg" or "other". ``setup_step`` on the
+    exception is the step's index (writes: -1 - index).
+    """
+    where = _where(call, pipeline) + (f", write {-1 - step}" if step < 0 else f", setup step {step}")
+    exc: OSError | ValueError | AlcoveError
+    if kind == "errno":
+        exc = OSError(err, os.strerror(err), f"{where}: {message}")
+    elif kind == "filtered":
+        exc = CallFiltered(f"{where}: {message} is denied by filter")
+    elif kind == "constant":
+        exc = UnknownConstant(f"{where}: the helper's platform has no constant {message}")
+    elif kind == "badarg":
+        exc = ValueError(f"{where}: {message}")
+    else:
+        exc = AlcoveError(f"{where}: {message}")
+    vars(exc)["setup_step"] = step
+    return exc

@@ -45,6 +45,8 @@ static int bad(struct ah_call *c, const char *fmt, ...)
     return -1;
 }
 
+static const struct ah_call_def *find_call(unsigned id);
+
 void *ah_arena_alloc(struct ah_call *c, size_t n)
 {
     if (c->narena == sizeof(c->arena) / sizeof(c->arena[0]))
@@ -256,8 +258,6 @@ int ah_arg_rlimit(struct ah_call *c, struct ah_rlim *r)
     return 0;
 }
 
-static const struct ah_call_def *find_call(unsigned id);
-
 int ah_arg_calls(struct ah_call *c, struct ah_callset *set)
 {
     uint32_t n;
@@ -275,6 +275,45 @@ int ah_arg_calls(struct ah_call *c, struct ah_callset *set)
     return 0;
 }
 
+int ah_arg_writes(struct ah_call *c, struct ah_writes *w)
+{
+    uint32_t n, two;
+    if (ah_mp_read_array(&c->args, &n) || n > 64)
+        return bad(c, "writes: a list of at most 64 (path, data) pairs");
+    w->n = n;
+    w->path = ah_arena_alloc(c, (n ? n : 1) * sizeof(struct ah_bytes));
+    w->data = ah_arena_alloc(c, (n ? n : 1) * sizeof(struct ah_bytes));
+    for (uint32_t i = 0; i < n; i++) {
+        if (ah_mp_read_array(&c->args, &two) || two != 2)
+            return bad(c, "writes[%u]: expected (path, data)", i);
+        if (ah_arg_bytes(c, &w->path[i]) || ah_arg_bytes(c, &w->data[i]))
+            return -1;
+        if (w->path[i].len == 0 || w->path[i].len >= 4000 || memchr(w->path[i].p, 0, w->path[i].len) != NULL)
+            return bad(c, "writes[%u]: bad path", i);
+    }
+    return 0;
+}
+
+int ah_arg_steps(struct ah_call *c, struct ah_steps *s)
+{
+    uint32_t n, two;
+    if (ah_mp_read_array(&c->args, &n) || n > 256)
+        return bad(c, "steps: a list of at most 256 steps");
+    s->n = n;
+    s->at = c->args;
+    for (uint32_t i = 0; i < n; i++) {
+        int64_t id;
+        if (ah_mp_read_array(&c->args, &two) || two != 2 || ah_mp_read_int(&c->args, &id))
+            return bad(c, "steps[%u]: expected [call id, args]", i);
+        const struct ah_call_def *def = id > 0 && id < 65536 ? find_call((unsigned)id) : NULL;
+        if (def == NULL || !def->step)
+            return bad(c, "steps[%u]: call %lld cannot be a setup step", i, (long long)id);
+        if (ah_mp_peek(&c->args) != AH_MP_ARRAY || ah_mp_skip(&c->args))
+            return bad(c, "steps[%u]: expected an argument list", i);
+    }
+    return 0;
+}
+
 static const struct ah_call_def *find_call(unsigned id)
 {
     size_t n = sizeof(ah_call_defs) / sizeof(ah_call_defs[0]);
@@ -284,18 +323,14 @@ static const struct ah_call_def *find_call(unsigned id)
     return NULL;
 }
 
-static int dispatch(struct ah_call *c, unsigned id, int *saved_errno)
+static int dispatch_def(struct ah_call *c, const struct ah_call_def *def, const uint8_t *filter, int *saved_errno)
 {
-    const struct ah_call_def *def = find_call(id);
+    unsigned id = (unsigned)def->id;
     uint32_t nargs;
     int st;
-    if (def == NULL) {
-        snprintf(c->err, sizeof(c->err), "unknown call id %u", id);
-        return AH_ST_UNKNOWN_CALL;
-    }
     if (ah_mp_read_array(&c->args, &nargs) || nargs != (uint32_t)def->nargs)
         return ah_badarg(c, "%s takes %d arguments", def->name, def->nargs);
-    if (ah_self.filter_self[id / 8] & (1u << (id % 8))) {
+    if (filter[id / 8] & (1u << (id % 8))) {
         snprintf(c->err, sizeof(c->err), "%s", def->name);
         return AH_ST_FILTERED;
     }
@@ -305,6 +340,49 @@ static int dispatch(struct ah_call *c, unsigned id, int *saved_errno)
     if (st == AH_ST_OK && c->args.p != c->args.end)
         return ah_badarg(c, "%s: trailing bytes after the arguments", def->name);
     return st;
+}
+
+static int dispatch(struct ah_call *c, unsigned id, int *saved_errno)
+{
+    const struct ah_call_def *def = find_call(id);
+    if (def == NULL) {
+        snprintf(c->err, sizeof(c->err), "unknown call id %u", id);
+        return AH_ST_UNKNOWN_CALL;
+    }
+    return dispatch_def(c, def, ah_self.filter_self, saved_errno);
+}
+
+int ah_call_run_steps(const struct ah_steps *s, const uint8_t *filter, struct ah_setup_report *r)
+{
+    struct ah_mp at = s->at;
+    struct ah_buf scratch = {0};
+    for (uint32_t i = 0; i < s->n; i++) {
+        uint32_t two;
+        int64_t id;
+        struct ah_call c;
+        int saved_errno = 0;
+        (void)ah_mp_read_array(&at, &two); /* the shape was checked by ah_arg_steps */
+        (void)ah_mp_read_int(&at, &id);
+        const struct ah_call_def *def = find_call((unsigned)id);
+        struct ah_mp args = at;
+        (void)ah_mp_skip(&at);
+        memset(&c, 0, sizeof(c));
+        c.args.p = args.p;
+        c.args.end = at.p; /* this step's arguments only */
+        c.out = &scratch;
+        c.fail = AH_ST_BADARG;
+        ah_buf_clear(&scratch);
+        errno = 0;
+        int st = dispatch_def(&c, def, filter, &saved_errno);
+        if (st != AH_ST_OK) {
+            r->step = (int32_t)i;
+            r->status = st == AH_NOREPLY ? AH_ST_BADARG : st;
+            r->err = saved_errno ? saved_errno : EIO;
+            snprintf(r->msg, sizeof(r->msg), "%s%s%.80s", def->name, c.err[0] ? ": " : "", c.err);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 void ah_call_run(const uint8_t *body, size_t len)

@@ -31,6 +31,24 @@ struct ah_callset {
     uint8_t bits[32]; /* bit id set: the call is named */
 };
 
+struct ah_writes {
+    struct ah_bytes *path, *data; /* raw: "{pid}" is replaced when written */
+    uint32_t n;
+};
+
+struct ah_steps {
+    struct ah_mp at; /* the steps, checked in shape: [[call id, [args...]], ...] */
+    uint32_t n;
+};
+
+/* Why a clone_exec child did not exec: sent on its ctl pipe in one write. */
+struct ah_setup_report {
+    int32_t step;   /* index in steps; nsteps for the exec itself */
+    int32_t status; /* AH_ST_* of the failed step */
+    int32_t err;    /* errno, for AH_ST_ERRNO */
+    char msg[116];  /* the step's message (badarg text, constant or call name) */
+};
+
 #define AH_MAX_COUNT (16 * 1024 * 1024) /* largest read(2) count */
 
 #include "inout.h"
@@ -50,6 +68,7 @@ struct ah_call_def {
     const char *name;
     int nargs;
     int (*dispatch)(struct ah_call *c);
+    int step; /* may run as a setup step */
 };
 
 /* Argument decoders: 0 on success; on failure -1 with c->fail and c->err set. */
@@ -67,6 +86,12 @@ int ah_arg_timeout(struct ah_call *c, int64_t *usec); /* nil: -1 */
 int ah_arg_rlimit(struct ah_call *c, struct ah_rlim *r);
 int ah_arg_calls(struct ah_call *c, struct ah_callset *set);
 int ah_arg_inout(struct ah_call *c, struct ah_inout *x);
+int ah_arg_writes(struct ah_call *c, struct ah_writes *w);
+int ah_arg_steps(struct ah_call *c, struct ah_steps *s);
+
+/* Run checked setup steps in a clone_exec child, denying what filter denies.
+ * 0 if all succeeded, else -1 with the report filled in. */
+int ah_call_run_steps(const struct ah_steps *s, const uint8_t *filter, struct ah_setup_report *r);
 
 enum ah_handler { AH_HANDLER_QUERY = -1, AH_HANDLER_DFL = 0, AH_HANDLER_IGN = 1, AH_HANDLER_INFO = 2 };
 extern const char *const ah_handler_names[3];

@@ -247,6 +247,164 @@ int ah_child_spawn_exec(struct ah_call *c, const char *file, char *const argv[],
     return AH_ST_OK;
 }
 
+/* ---- clone_exec: clone, set up, exec in one request ---------------------- */
+
+static void report_and_exit(int ctl, const struct ah_setup_report *r)
+{
+    if (write(ctl, r, sizeof(*r)) < 0) {
+        /* the parent sees EOF without a report: "died during setup" */
+    }
+    _exit(127);
+}
+
+static _Noreturn void setup_child(pid_t parent, int p[4][2], int go, const struct ah_steps *steps, const char *file,
+                                  char *const argv[], char *const envp[])
+{
+    struct ah_setup_report r;
+    uint8_t filter[sizeof(ah_self.filter_children)];
+    char byte;
+    memset(&r, 0, sizeof(r));
+    memcpy(filter, ah_self.filter_children, sizeof(filter)); /* what a child of ours may call */
+    pid_t seen = getppid();
+    if ((seen != parent && seen != 0) || stdio_from(p) < 0)
+        _exit(AH_EXIT_TEMP);
+    for (int i = 0; i < 3; i++) {
+        close(p[i][0]);
+        close(p[i][1]);
+    }
+    close(p[3][0]);
+    while (AH_RETRY(read(go, &byte, 1)) > 0) {
+        /* wait for the parent's writes (uid_map, cgroup.procs): EOF = go */
+    }
+    close(go);
+    if (ah_call_run_steps(steps, filter, &r) < 0)
+        report_and_exit(p[3][1], &r);
+    ah_sig_before_exec();
+    r.step = (int32_t)steps->n;
+    r.status = AH_ST_ERRNO;
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || ((seen = getppid()) != parent && seen != 0)) {
+        r.err = ESRCH;
+        snprintf(r.msg, sizeof(r.msg), "parent died before exec");
+        report_and_exit(p[3][1], &r);
+    }
+    execvpe(file, argv, envp != NULL ? envp : environ);
+    r.err = errno;
+    snprintf(r.msg, sizeof(r.msg), "exec %s", file);
+    report_and_exit(p[3][1], &r);
+    _exit(127);
+}
+
+/* Write data to path with "{pid}" in either replaced by pid. */
+static int write_for(pid_t pid, const struct ah_bytes *path, const struct ah_bytes *data)
+{
+    char num[16], buf[4096], name[4096];
+    const struct ah_bytes *src[2] = {path, data};
+    char *dst[2] = {name, buf};
+    size_t len[2];
+    snprintf(num, sizeof(num), "%d", (int)pid);
+    for (int k = 0; k < 2; k++) {
+        size_t o = 0;
+        for (size_t i = 0; i < src[k]->len; i++) {
+            const char *from = (const char *)src[k]->p + i;
+            if (src[k]->len - i >= 5 && memcmp(from, "{pid}", 5) == 0) {
+                size_t n = strlen(num);
+                if (o + n >= sizeof(buf))
+                    return errno = ENAMETOOLONG, -1;
+                memcpy(dst[k] + o, num, n);
+                o += n;
+                i += 4;
+            } else {
+                if (o + 1 >= sizeof(buf))
+                    return errno = ENAMETOOLONG, -1;
+                dst[k][o++] = *from;
+            }
+        }
+        dst[k][o] = 0;
+        len[k] = o;
+    }
+    int fd = open(name, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = AH_RETRY(write(fd, buf, len[1]));
+    int e = errno;
+    close(fd);
+    if (n != (ssize_t)len[1])
+        return errno = n < 0 ? e : EIO, -1;
+    return 0;
+}
+
+static void reply_setup_failed(uint32_t reqid, const struct ah_setup_report *r)
+{
+    struct ah_buf v = {0};
+    ah_mp_put_array(&v, 4);
+    ah_mp_put_int(&v, r->step);
+    ah_mp_put_int(&v, r->status);
+    ah_mp_put_int(&v, r->err);
+    ah_mp_put_cstr(&v, r->msg);
+    ah_reply_raw(0, reqid, AH_ST_SETUP_FAILED, ah_buf_head(&v), ah_buf_len(&v));
+    ah_buf_free(&v);
+}
+
+int ah_child_clone_exec(struct ah_call *c, int64_t flags, const struct ah_writes *writes, const struct ah_steps *steps,
+                        const char *file, char *const argv[], char *const envp[])
+{
+    int p[4][2], go[2];
+    pid_t parent = getpid();
+    if (make_pipes(p) < 0)
+        return AH_ST_ERRNO;
+    if (pipe2(go, O_CLOEXEC) < 0) {
+        close_pipes(p);
+        return AH_ST_ERRNO;
+    }
+    pid_t pid = do_fork(1, flags);
+    if (pid == 0) {
+        close(go[1]);
+        setup_child(parent, p, go[0], steps, file, argv, envp);
+    }
+    close(go[0]);
+    for (uint32_t i = 0; pid > 0 && i < writes->n; i++) {
+        if (write_for(pid, &writes->path[i], &writes->data[i]) == 0)
+            continue;
+        struct ah_setup_report r = {-1 - (int32_t)i, AH_ST_ERRNO, errno, ""};
+        snprintf(r.msg, sizeof(r.msg), "write %.*s", (int)(writes->path[i].len > 100 ? 100 : writes->path[i].len),
+                 (const char *)writes->path[i].p);
+        kill(pid, SIGKILL); /* it waits for go: nothing of it ran */
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+        }
+        close(go[1]);
+        close_pipes(p);
+        reply_setup_failed(c->reqid, &r);
+        return AH_NOREPLY;
+    }
+    close(go[1]);
+    if (pid < 0) {
+        close_pipes(p);
+        return AH_ST_ERRNO;
+    }
+    struct ah_child *ch = parent_side(p, pid);
+    ch->mode = AH_MODE_EXEC_PENDING;
+    ch->setup = true;
+    ch->exec_reqid = c->reqid;
+    return AH_NOREPLY;
+}
+
+/* A clone_exec child that will not exec: answer, reap it, and drop it
+ * without events: the caller never learned its pid. */
+static void setup_failed(struct ah_child *c)
+{
+    reply_setup_failed(c->exec_reqid, &c->report);
+    if (!c->exited) {
+        kill(c->pid, SIGKILL);
+        while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR) {
+        }
+        c->exited = true;
+    }
+    c->exit_waited = true;
+    c->mode = AH_MODE_EXECED;
+    for (int i = 0; i < 4; i++)
+        close_watched(c, i);
+}
+
 /* In a freshly forked child: close the parent's pipes to its other children,
  * but do not free the table. Freeing would write to every page holding it,
  * turning memory shared copy-on-write with the parent into private copies:
@@ -521,6 +679,18 @@ static void apply_ctl(struct ah_child *c)
 {
     if (c->mode != AH_MODE_EXEC_PENDING || c->ctl == AH_CTL_OPEN)
         return;
+    if (c->setup && c->ctl == AH_CTL_ERRNO) {
+        setup_failed(c);
+        return;
+    }
+    if (c->setup) { /* exec'd: answer with its pid, from the parent */
+        uint8_t v[9];
+        struct ah_buf b = {v, 0, 0, sizeof(v)};
+        c->mode = AH_MODE_EXECED;
+        ah_mp_put_int(&b, c->pid);
+        ah_reply_raw(0, c->exec_reqid, AH_ST_OK, v, ah_buf_len(&b));
+        return;
+    }
     if (c->ctl == AH_CTL_ERRNO) { /* exec failed: the child is back in its loop */
         c->ctl = AH_CTL_OPEN;
         c->mode = AH_MODE_LOOP;
@@ -541,13 +711,17 @@ static void apply_ctl(struct ah_child *c)
 
 void ah_child_on_ctl(struct ah_child *c)
 {
-    int32_t e;
-    ssize_t n = AH_RETRY(read(c->fd_ctl, &e, sizeof(e)));
+    struct ah_setup_report r;
+    ssize_t n = AH_RETRY(read(c->fd_ctl, &r, c->setup ? sizeof(r) : sizeof(int32_t)));
     if (n < 0 && errno == EAGAIN)
         return;
-    if (n == (ssize_t)sizeof(e)) {
+    if (c->setup && n == (ssize_t)sizeof(r)) {
         c->ctl = AH_CTL_ERRNO;
-        c->ctl_errno = e;
+        c->report = r;
+        c->report.msg[sizeof(r.msg) - 1] = 0;
+    } else if (!c->setup && n == (ssize_t)sizeof(int32_t)) {
+        c->ctl = AH_CTL_ERRNO;
+        memcpy(&c->ctl_errno, &r, sizeof(int32_t));
     } else {
         c->ctl = AH_CTL_EOF;
         close_watched(c, AH_CTL);
@@ -584,6 +758,15 @@ void ah_child_on_exit(struct ah_child *c, int status)
     c->status = status;
     while (c->fd_ctl >= 0 && c->ctl == AH_CTL_OPEN)
         ah_child_on_ctl(c); /* the process is gone: this ends in EOF */
+    if (c->setup && c->mode == AH_MODE_EXEC_PENDING) { /* died during setup, e.g. killed by a seccomp step */
+        c->report = (struct ah_setup_report){-1, AH_ST_ERRNO, ECHILD, ""};
+        snprintf(c->report.msg, sizeof(c->report.msg), "died during setup (wait status %d)", status);
+        c->ctl = AH_CTL_ERRNO;
+    }
+    if (c->setup && c->ctl == AH_CTL_ERRNO && c->mode == AH_MODE_EXEC_PENDING) {
+        setup_failed(c);
+        return;
+    }
     drain(c, 0);
     if (c->mode == AH_MODE_EXEC_PENDING) { /* died right at exec: no ctl answer will come */
         c->ctl = AH_CTL_EOF;

@@ -19,6 +19,11 @@ int ah_child_spawn(struct ah_call *c, int use_clone, int64_t flags);
 /* fork a child that execs at once; answered when exec succeeded or failed. */
 int ah_child_spawn_exec(struct ah_call *c, const char *file, char *const argv[], char *const envp[]);
 
+/* clone_exec: clone with flags, write writes from here, run steps in the
+ * child, exec. Answered (AH_NOREPLY now) when the child execs or fails. */
+int ah_child_clone_exec(struct ah_call *c, int64_t flags, const struct ah_writes *writes, const struct ah_steps *steps,
+                        const char *file, char *const argv[], char *const envp[]);
+
 void ah_child_forward(struct ah_child *c, const uint8_t *frame, uint32_t len);
 void ah_child_stdin(struct ah_child *c, uint32_t reqid, const uint8_t *data, size_t len);
 void ah_child_close_stdin(struct ah_child *c, uint32_t reqid);

@@ -45,6 +45,8 @@ ARG_TYPES: dict[str, tuple[str, str, str, str]] = {
     "rlimit": ("struct ah_rlim", "ah_arg_rlimit(c, &a->{n})", "Rlimit | tuple[int, int]", "_a.rlimit"),
     "calls": ("struct ah_callset", "ah_arg_calls(c, &a->{n})", "Sequence[str]", "_a.calls"),
     "inout": ("struct ah_inout", "ah_arg_inout(c, &a->{n})", "InOut", "_a.inout"),
+    "writes": ("struct ah_writes", "ah_arg_writes(c, &a->{n})", "Sequence[tuple[StrOrBytes, bytes]]", "_a.writes"),
+    "steps": ("struct ah_steps", "ah_arg_steps(c, &a->{n})", "Sequence[Sequence[object]]", "_steps"),
 }
 
 RESULTS: dict[str, tuple[str, str]] = {
@@ -91,6 +93,7 @@ class Call:
     args: tuple[Arg, ...]
     returns: str
     doc: str
+    step: bool  # may run as a setup step of clone_exec
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,11 @@ def load(text: str) -> Spec:
             elif base not in ARG_TYPES:
                 raise ValueError(f"call {row['name']}: unknown argument type {typ!r}")
             args.append(Arg(name, typ, family or None))
-        call = Call(row["id"], row["name"], row.get("kind", "call"), tuple(args), row["returns"], row["doc"])
+        kind = row.get("kind", "call")
+        step = bool(row.get("step", kind == "call"))
+        if step and kind != "call":
+            raise ValueError(f"call {row['name']}: only a call of kind 'call' can be a setup step")
+        call = Call(row["id"], row["name"], kind, tuple(args), row["returns"], row["doc"], step)
         if call.id in seen_ids or call.name in seen_names:
             raise ValueError(f"call {call.name}: duplicate id or name")
         if call.returns not in RESULTS:
@@ -185,7 +192,7 @@ def gen_calls_h(spec: Spec) -> str:
         out += _c_call(call)
     out.append("static const struct ah_call_def ah_call_defs[] __attribute__((unused)) = {")
     for call in spec.calls:
-        out.append(f'    {{{call.id}, "{call.name}", {len(call.args)}, ah_dispatch_{call.name}}},')
+        out.append(f'    {{{call.id}, "{call.name}", {len(call.args)}, ah_dispatch_{call.name}, {int(call.step)}}},')
     out += ["};", "", "#endif", ""]
     return "\n".join(out)
 
@@ -324,7 +331,7 @@ def gen_calls_py(spec: Spec) -> str:
     out += [
         "from __future__ import annotations",
         "",
-        "from collections.abc import Sequence",
+        "from collections.abc import Callable, Sequence",
         "from typing import TYPE_CHECKING, TypeVar",
         "",
         "from alcovepy import _args as _a",
@@ -338,6 +345,7 @@ def gen_calls_py(spec: Spec) -> str:
         '_T = TypeVar("_T")',
         "",
         "",
+        "@@ENCODERS@@",
         "class DriverCalls:",
         '    """Every call of the table as a method taking the pipeline first."""',
         "",
@@ -348,12 +356,13 @@ def gen_calls_py(spec: Spec) -> str:
         "",
     ]
     for call in spec.calls:
-        params, conv = _py_params(call)
+        params, _ = _py_params(call)
         ret = RESULTS[call.returns][0]
+        names = ", ".join(a.name for a in call.args)
         sig = f"self, pipeline: PipelineLike{', ' + params if params else ''}"
         out.append(f"    async def {call.name}({sig}) -> {ret}:")
         out += _docstring(call, "        ")
-        out.append(f"        return await self._call(pipeline, _s.CALL_{c_ident(call.name)}, {conv})")
+        out.append(f"        return await self._call(pipeline, _s.CALL_{c_ident(call.name)}, _args_{call.name}({names}))")
         out.append("")
     out += [
         "",
@@ -383,7 +392,44 @@ def gen_calls_py(spec: Spec) -> str:
             f"        return await self._calls_driver.{call.name}(self._calls_pipeline{', ' + names if names else ''})"
         )
         out.append("")
-    return "\n".join(out).rstrip() + "\n"
+    text = "\n".join(out).rstrip() + "\n"
+    return text.replace("@@ENCODERS@@\n", _py_encoders(spec))
+
+
+def _py_encoders(spec: Spec) -> str:
+    """One argument encoder per call (checks, then the wire form), and the setup-step table."""
+    out = []
+    for call in spec.calls:
+        params, conv = _py_params(call)
+        out.append(f"def _args_{call.name}({params}) -> tuple[object, ...]:")
+        out.append(f"    return {conv}")
+        out += ["", ""]
+    out.append("# call name -> (id, argument encoder) of every call that can be a setup step")
+    out.append("_STEPS: dict[str, tuple[int, Callable[..., tuple[object, ...]]]] = {  # type: ignore[explicit-any]")
+    out += [f'    "{c.name}": ({c.id}, _args_{c.name}),' for c in spec.calls if c.step]
+    out += ["}", "", ""]
+    out += [
+        "def _steps(name: str, value: object) -> list[list[object]]:",
+        '    """Setup steps: (call name, *args) tuples, each checked by its call\'s encoder."""',
+        "    if isinstance(value, str | bytes) or not isinstance(value, Sequence):",
+        '        raise TypeError(f"{name} must be a list of (call name, *args) tuples, not {type(value).__name__}")',
+        "    steps: list[list[object]] = []",
+        "    for i, step in enumerate(value):",
+        "        if isinstance(step, str | bytes) or not isinstance(step, Sequence) or not step:",
+        '            raise TypeError(f"{name}[{i}] must be a (call name, *args) tuple, not {step!r}")',
+        "        entry = _STEPS.get(step[0]) if isinstance(step[0], str) else None",
+        "        if entry is None:",
+        '            raise ValueError(f"{name}[{i}]: {step[0]!r} is not a call that can run as a setup step")',
+        "        try:",
+        "            args = entry[1](*step[1:])",
+        "        except (TypeError, ValueError) as exc:",
+        '            raise type(exc)(f"{name}[{i}] ({step[0]}): {exc}") from None',
+        "        steps.append([entry[0], list(args)])",
+        "    return steps",
+        "",
+        "",
+    ]
+    return "\n".join(out) + "\n"
 
 
 def gen_reference_md(spec: Spec) -> str:

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "buf.h"
+#include "call.h"
 #include "gen/wire.h"
 
 enum ah_mode {
@@ -42,6 +43,8 @@ struct ah_child {
     uint32_t exec_reqid;
     enum ah_ctl ctl;   /* what the ctl pipe said, kept until the exec marker is seen */
     int ctl_errno;
+    bool setup;        /* a clone_exec child: its parent answers, and it never runs the loop */
+    struct ah_setup_report report; /* why it did not exec (ctl = AH_CTL_ERRNO) */
     bool exited;
     int status;        /* wait status, once exited */
     bool exit_waited;  /* waitpid already returned the exit status */

@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-#define AH_SPEC_DIGEST "eb6e5fcf9a87b443b6699754ddb2e02a95115510a9aa63b3d77acf068f3d650a"
+#define AH_SPEC_DIGEST "8a66579571897d2f9f8bfb06f16b757e9ad89fb612d8e9e58625f4b4ad51350c"
 #define AH_VERSION "0.1.0"
 #define AH_PROTOCOL_VERSION 1
 #define AH_MAX_FRAME 67108864u
@@ -31,6 +31,7 @@ enum {
     AH_ST_UNKNOWN_CONSTANT = 4,
     AH_ST_UNKNOWN_CALL = 5,
     AH_ST_FILTERED = 6,
+    AH_ST_SETUP_FAILED = 7,
 };
 
 enum {
