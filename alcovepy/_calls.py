@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from alcovepy import _args as _a
 from alcovepy import _spec as _s
+from alcovepy._types import Step
 
 if TYPE_CHECKING:
     from alcovepy._args import Constant, Flags, InOut, PipelineLike, StrOrBytes
@@ -369,7 +370,7 @@ def _args_syscall_constant(name: StrOrBytes) -> tuple[object, ...]:
     return (_a.cstr("name", name),)
 
 
-def _args_clone_exec(flags: Flags, writes: Sequence[tuple[StrOrBytes, bytes]], steps: Sequence[Sequence[object]], file: StrOrBytes, argv: Sequence[StrOrBytes], env: Sequence[StrOrBytes] | None = None) -> tuple[object, ...]:
+def _args_clone_exec(flags: Flags, writes: Sequence[tuple[StrOrBytes, bytes]], steps: Sequence[Sequence[object] | Step], file: StrOrBytes, argv: Sequence[StrOrBytes], env: Sequence[StrOrBytes] | None = None) -> tuple[object, ...]:
     return (_a.flags("clone", "flags", flags), _a.writes("writes", writes), _steps("steps", steps), _a.cstr("file", file), _a.argv("argv", argv), _a.optional_argv("env", env),)
 
 
@@ -465,16 +466,22 @@ def _steps(name: str, value: object) -> list[list[object]]:
         raise TypeError(f"{name} must be a list of (call name, *args) tuples, not {type(value).__name__}")
     steps: list[list[object]] = []
     for i, step in enumerate(value):
-        if isinstance(step, str | bytes) or not isinstance(step, Sequence) or not step:
-            raise TypeError(f"{name}[{i}] must be a (call name, *args) tuple, not {step!r}")
-        entry = _STEPS.get(step[0]) if isinstance(step[0], str) else None
+        if isinstance(step, Step):
+            call, args, tolerate = step.call, step.args, step.tolerate
+        elif isinstance(step, str | bytes) or not isinstance(step, Sequence) or not step:
+            raise TypeError(f"{name}[{i}] must be a (call name, *args) tuple or a Step, not {step!r}")
+        else:
+            call, args, tolerate = step[0], tuple(step[1:]), ()
+        entry = _STEPS.get(call) if isinstance(call, str) else None
         if entry is None:
-            raise ValueError(f"{name}[{i}]: {step[0]!r} is not a call that can run as a setup step")
+            raise ValueError(f"{name}[{i}]: {call!r} is not a call that can run as a setup step")
         try:
-            args = entry[1](*step[1:])
+            wire = [entry[0], list(entry[1](*args))]
+            if tolerate:
+                wire.append([_a.int32("tolerate", e) for e in tolerate])
         except (TypeError, ValueError) as exc:
-            raise type(exc)(f"{name}[{i}] ({step[0]}): {exc}") from None
-        steps.append([entry[0], list(args)])
+            raise type(exc)(f"{name}[{i}] ({call}): {exc}") from None
+        steps.append(wire)
     return steps
 
 
@@ -1102,7 +1109,7 @@ class DriverCalls:
         still take effect in the process; its late reply is discarded."""
         return await self._call(pipeline, _s.CALL_SYSCALL_CONSTANT, _args_syscall_constant(name))
 
-    async def clone_exec(self, pipeline: PipelineLike, flags: Flags, writes: Sequence[tuple[StrOrBytes, bytes]], steps: Sequence[Sequence[object]], file: StrOrBytes, argv: Sequence[StrOrBytes], env: Sequence[StrOrBytes] | None = None) -> int:
+    async def clone_exec(self, pipeline: PipelineLike, flags: Flags, writes: Sequence[tuple[StrOrBytes, bytes]], steps: Sequence[Sequence[object] | Step], file: StrOrBytes, argv: Sequence[StrOrBytes], env: Sequence[StrOrBytes] | None = None) -> int:
         """One request that clones a child into the namespaces named by flags (0: a plain fork), writes each (path, data) of writes from the parent once the child exists (uid_map, cgroup.procs: '{pid}' is replaced by its pid), runs steps in the child (each a (call name, *args) tuple of the calls of this table, e.g. ('chdir', '/'), ('setrlimit', 'RLIMIT_NOFILE', (64, 64))), then execs file (PATH search) with argv and env (None: inherit). Returns the pid once the program runs. A write, step or the exec that fails raises its error (OSError subclass, ValueError, CallFiltered) naming the step, with .setup_step set to its index (writes: -1 - index; exec: len(steps)); nothing is left running.
 
         Cancellation: if cancelled after the request was sent, the call may

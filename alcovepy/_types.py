@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os as _os
 import signal as _signal
+from typing import TYPE_CHECKING
 
 import msgspec
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = [
     "ChildInfo",
@@ -18,6 +22,7 @@ __all__ = [
     "StderrClosed",
     "StdinClosed",
     "StdoutClosed",
+    "Step",
     "TermSig",
     "WaitStatus",
     "as_signal",
@@ -70,6 +75,25 @@ class WaitStatus(msgspec.Struct, frozen=True, array_like=True):
     def stopsig(self) -> int | None:
         """The signal that stopped the process (a ptrace or job-control stop)."""
         return _os.WSTOPSIG(self.status) if self.pid and _os.WIFSTOPPED(self.status) else None
+
+
+class Step:
+    """A setup step of ``clone_exec`` that may fail without failing the whole.
+
+    ``Step("mkdir", "/x", 0o755, tolerate=[errno.EEXIST])`` ignores those
+    errnos; ``best_effort=True`` ignores any failure of the step. A plain
+    ``(call name, *args)`` tuple is a step that must succeed.
+    """
+
+    __slots__ = ("args", "call", "tolerate")
+
+    def __init__(self, call: str, *args: object, tolerate: Sequence[int] = (), best_effort: bool = False) -> None:
+        self.call = call
+        self.args = args
+        self.tolerate: tuple[int, ...] = (0,) if best_effort else tuple(tolerate)
+
+    def __repr__(self) -> str:
+        return f"Step({self.call!r}, {', '.join(map(repr, self.args))}, tolerate={self.tolerate!r})"
 
 
 class ChildInfo(msgspec.Struct, frozen=True, array_like=True):

@@ -303,13 +303,18 @@ int ah_arg_steps(struct ah_call *c, struct ah_steps *s)
     s->at = c->args;
     for (uint32_t i = 0; i < n; i++) {
         int64_t id;
-        if (ah_mp_read_array(&c->args, &two) || two != 2 || ah_mp_read_int(&c->args, &id))
-            return bad(c, "steps[%u]: expected [call id, args]", i);
+        if (ah_mp_read_array(&c->args, &two) || two < 2 || two > 3 || ah_mp_read_int(&c->args, &id))
+            return bad(c, "steps[%u]: expected [call id, args] or [call id, args, tolerated errnos]", i);
         const struct ah_call_def *def = id > 0 && id < 65536 ? find_call((unsigned)id) : NULL;
         if (def == NULL || !def->step)
             return bad(c, "steps[%u]: call %lld cannot be a setup step", i, (long long)id);
         if (ah_mp_peek(&c->args) != AH_MP_ARRAY || ah_mp_skip(&c->args))
             return bad(c, "steps[%u]: expected an argument list", i);
+        if (two == 3) {
+            struct ah_ints ok;
+            if (ah_arg_ints(c, 0, 4095, &ok))
+                return -1;
+        }
     }
     return 0;
 }
@@ -364,16 +369,29 @@ int ah_call_run_steps(const struct ah_steps *s, const uint8_t *filter, struct ah
         (void)ah_mp_read_array(&at, &two); /* the shape was checked by ah_arg_steps */
         (void)ah_mp_read_int(&at, &id);
         const struct ah_call_def *def = find_call((unsigned)id);
-        struct ah_mp args = at;
+        const uint8_t *args = at.p;
         (void)ah_mp_skip(&at);
+        const uint8_t *args_end = at.p;
+        struct ah_mp tolerated = at; /* errnos this step may fail with; 0 = any failure */
+        uint32_t ntolerated = 0;
+        if (two == 3) {
+            (void)ah_mp_read_array(&tolerated, &ntolerated);
+            (void)ah_mp_skip(&at);
+        }
         memset(&c, 0, sizeof(c));
-        c.args.p = args.p;
-        c.args.end = at.p; /* this step's arguments only */
+        c.args.p = args;
+        c.args.end = args_end; /* this step's arguments only */
         c.out = &scratch;
         c.fail = AH_ST_BADARG;
         ah_buf_clear(&scratch);
         errno = 0;
         int st = dispatch_def(&c, def, filter, &saved_errno);
+        for (uint32_t k = 0; st != AH_ST_OK && k < ntolerated; k++) {
+            int64_t ok = -1;
+            (void)ah_mp_read_int(&tolerated, &ok);
+            if (ok == 0 || (st == AH_ST_ERRNO && ok == saved_errno))
+                st = AH_ST_OK; /* a best-effort step, or an expected errno (EEXIST) */
+        }
         if (st != AH_ST_OK) {
             r->step = (int32_t)i;
             r->status = st == AH_NOREPLY ? AH_ST_BADARG : st;

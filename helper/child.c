@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -132,7 +133,22 @@ static pid_t do_fork(int use_clone, int64_t flags)
 {
     if (!use_clone)
         return fork();
-    /* A fork-like clone: no new stack, the child continues here. */
+    /* A fork-like clone3: no new stack, the child continues here. clone3
+     * has a separate exit signal field, so every flag bit is a flag:
+     * the old clone reads CLONE_NEWTIME (0x80) as part of the exit signal. */
+#ifdef SYS_clone3
+    struct clone_args ca;
+    memset(&ca, 0, sizeof(ca));
+    ca.flags = (uint64_t)flags;
+    ca.exit_signal = SIGCHLD;
+    pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+    if (pid >= 0 || errno != ENOSYS)
+        return pid;
+#endif
+    if ((uint64_t)flags & 0xffu) { /* would be taken for the exit signal */
+        errno = EINVAL;
+        return -1;
+    }
     return (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, 0UL);
 }
 
