@@ -1,7 +1,10 @@
 /* select(2): three lists of fds in, the ready ones out. An fd at or above
  * FD_SETSIZE is EBADF rather than a write past the fd_set; EINTR is an
- * error like any other (alcove answered badarg). */
+ * error like any other (alcove answered badarg). A closed fd is EBADF too:
+ * the kernel ignores, and leaves set, bits past the size of the process's
+ * fd table, so select alone would report a closed fd 999 as ready. */
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/select.h>
 
 #include "../gen/calls.h"
@@ -10,7 +13,7 @@ static int fill(const struct ah_ints *fds, fd_set *set, int *maxfd)
 {
     FD_ZERO(set);
     for (uint32_t i = 0; i < fds->n; i++) {
-        if (fds->v[i] >= FD_SETSIZE) {
+        if (fds->v[i] >= FD_SETSIZE || fcntl((int)fds->v[i], F_GETFD) < 0) {
             errno = EBADF;
             return -1;
         }
