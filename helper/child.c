@@ -129,6 +129,12 @@ static void child_side(pid_t parent, int p[4][2])
     ah_loop_run();
 }
 
+int64_t ah_clone_ns_flags(void)
+{
+    return CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET |
+           CLONE_NEWTIME;
+}
+
 static pid_t do_fork(int use_clone, int64_t flags)
 {
     if (!use_clone)

@@ -11,6 +11,9 @@
 #include "call.h"
 #include "proc.h"
 
+/* The namespace flags clone and clone_exec accept: every CLONE_NEW*. */
+int64_t ah_clone_ns_flags(void);
+
 struct ah_child *ah_child_find(pid_t pid);
 /* fork (use_clone = 0) or clone with flags: returns the call status. In the
  * child it does not return: the child runs its own loop. */

@@ -381,6 +381,8 @@ VALID: dict[str, object] = {
     "rlimit": (1, 1),
     "calls": [],
     "inout": None,
+    "writes": [],
+    "steps": [],
 }
 
 # Wrong values per argument type: each must raise TypeError or ValueError.
@@ -407,6 +409,8 @@ BAD: dict[str, list[object]] = {
     "rlimit": [5, None, (1,), (1, 2, 3), (2, 1), (-1, 5), ("1", "2"), (1.0, 2.0), (-2, 0), (0, 2**64)],
     "calls": ["getpid", None, ["nosuchcall"], [1], [b"getpid"]],
     "inout": ["text", 1.5, True, [], [1], ["x"], [Ptr(-1)], [Ptr(MiB16 + 1)], [b"x"] * 1025, INT64_MIN - 1],
+    "writes": ["x", None, [("/p",)], [("", b"x")], [("/p", "text")], [("/p\0", b"")], [1], [("/p", b"")] * 65],
+    "steps": ["chdir", None, [("exit", 0)], [("nosuchcall",)], [("chdir", 5)], [()], [5], [("chdir",)], [(1, "/")]],
 }
 
 
