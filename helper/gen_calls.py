@@ -363,7 +363,9 @@ def gen_calls_py(spec: Spec) -> str:
         sig = f"self, pipeline: PipelineLike{', ' + params if params else ''}"
         out.append(f"    async def {call.name}({sig}) -> {ret}:")
         out += _docstring(call, "        ")
-        out.append(f"        return await self._call(pipeline, _s.CALL_{c_ident(call.name)}, _args_{call.name}({names}))")
+        out.append(
+            f"        return await self._call(pipeline, _s.CALL_{c_ident(call.name)}, _args_{call.name}({names}))"
+        )
         out.append("")
     out += [
         "",
