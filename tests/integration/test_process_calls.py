@@ -371,6 +371,22 @@ async def test_fexecve_failures_leave_the_child_usable(drv: alcovepy.Driver) -> 
         assert await child.wait() == 0
 
 
+async def test_fexecve_of_a_script_needs_the_fd_across_exec(drv: alcovepy.Driver, tmp_path: Path) -> None:
+    """A #! script is run through /dev/fd/N: with O_CLOEXEC that is gone (ENOENT), without it works."""
+    script = anyio.Path(tmp_path / "hello.sh")
+    await script.write_text('#!/bin/sh\necho "script $A"\n')
+    await script.chmod(0o755)
+    child = await drv.root.fork()
+    fd = await child.open(str(script), ["O_RDONLY", "O_CLOEXEC"], 0)
+    with pytest.raises(FileNotFoundError):
+        await child.fexecve(fd, ["hello.sh"], ["A=1"])
+    assert await child.getpid() == child.pid
+    await child.close(fd)
+    fd = await child.open(str(script), "O_RDONLY", 0)
+    await child.fexecve(fd, ["hello.sh"], ["A=1"])
+    assert await read_all(child) == b"script 1\n"
+
+
 # ---- getcpid / setcpid -------------------------------------------------------
 
 
