@@ -33,6 +33,14 @@ def status_ids(pid: int, field: str) -> list[int]:
     raise AssertionError(f"no {field} in /proc/{pid}/status")
 
 
+def capabilities(pid: int, field: str) -> int:
+    """A capability mask of /proc/PID/status (CapEff, CapPrm ...)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1], 16)
+    raise AssertionError(f"no {field} in /proc/{pid}/status")
+
+
 async def test_getuid_getgid_agree_with_os(drv: alcovepy.Driver) -> None:
     """The helper runs with the test's ids, and a forked child inherits them."""
     assert await drv.getuid([]) == os.getuid()
@@ -61,6 +69,8 @@ async def test_drop_to_nobody_then_privileged_calls_fail(drv: alcovepy.Driver) -
     assert await child.getgroups() == []
     assert status_ids(pid, "Uid") == [NOBODY] * 4  # the kernel agrees, fs id included
     assert status_ids(pid, "Gid") == [NOBODY] * 4
+    assert capabilities(pid, "CapEff") == 0  # leaving uid 0 dropped every capability
+    assert capabilities(pid, "CapPrm") == 0
 
     with pytest.raises(PermissionError):
         await child.setuid(0)
@@ -204,6 +214,21 @@ async def test_setpriority_getpriority(drv: alcovepy.Driver) -> None:
         await child.getpriority("PRIO_NOPE", 0)
 
 
+async def test_setpriority_process_group(drv: alcovepy.Driver) -> None:
+    """PRIO_PGRP renices every member of the group, and only them."""
+    leader = await drv.root.fork()
+    await leader.setsid()  # a group of its own
+    member = await leader.fork()
+    outsider = await drv.root.fork()
+    await leader.setpriority("PRIO_PGRP", 0, 7)  # 0: the caller's group
+    assert os.getpriority(os.PRIO_PROCESS, pid_of(leader)) == 7
+    assert os.getpriority(os.PRIO_PROCESS, pid_of(member)) == 7
+    assert os.getpriority(os.PRIO_PROCESS, pid_of(outsider)) != 7
+    assert await drv.getpriority([], "PRIO_PGRP", pid_of(leader)) == 7  # who = the group id
+    await drv.setpriority([], "PRIO_PGRP", pid_of(leader), 9)
+    assert await member.getpriority("PRIO_PROCESS", 0) == 9
+
+
 async def test_setrlimit_getrlimit_round_trip(drv: alcovepy.Driver) -> None:
     """Limits set in a child are what resource.prlimit reads for that pid; -1 is RLIM_INFINITY."""
     child = await drv.root.fork()
@@ -259,6 +284,37 @@ async def test_rlimit_nofile_makes_open_fail_with_emfile(drv: alcovepy.Driver) -
     await child.setrlimit("RLIMIT_NOFILE", before)  # the soft limit may go back up to the hard one
     fd = await child.open("/dev/null", "O_RDONLY", 0)
     await child.close(fd)
+
+
+async def test_rlimit_fsize_makes_writes_fail_with_efbig(drv: alcovepy.Driver, tmp_path: Path) -> None:
+    """Past RLIMIT_FSIZE a write is cut short, then fails with EFBIG (SIGXFSZ ignored)."""
+    child = await drv.root.fork()
+    await child.sigaction("SIGXFSZ", "SIG_IGN")  # its default action would kill the process
+    await child.setrlimit("RLIMIT_FSIZE", alcovepy.Rlimit(10, -1))
+    target = tmp_path / "big"
+    fd = await child.open(str(target), ["O_WRONLY", "O_CREAT", "O_CLOEXEC"], 0o600)
+    assert await child.write(fd, b"x" * 25) == 10  # short: up to the limit
+    with pytest.raises(OSError, match="File too large") as info:
+        await child.write(fd, b"x")
+    assert info.value.errno == errno.EFBIG
+    await child.close(fd)
+    assert target.stat().st_size == 10
+
+
+@needs_root
+async def test_rlimit_nproc_stops_fork_for_an_unprivileged_user(drv: alcovepy.Driver) -> None:
+    """RLIMIT_NPROC 0 makes fork fail with EAGAIN once the process has no privilege to ignore it."""
+    child = await drv.root.fork()
+    await child.setrlimit("RLIMIT_NPROC", alcovepy.Rlimit(0, 0))
+    grandchild = await child.fork()  # root (CAP_SYS_RESOURCE or CAP_SYS_ADMIN, or uid 0) is exempt
+    assert await grandchild.getpid() == grandchild.pid
+    await child.setgroups([])
+    await child.setresgid(NOBODY, NOBODY, NOBODY)
+    await child.setresuid(NOBODY, NOBODY, NOBODY)
+    with pytest.raises(BlockingIOError) as info:
+        await child.fork()
+    assert info.value.errno == errno.EAGAIN
+    assert await child.getopt("maxchild") > 1  # the kernel refused, not maxchild
 
 
 async def test_rlimit_nofile_inherited_by_program(drv: alcovepy.Driver) -> None:

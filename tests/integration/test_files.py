@@ -174,10 +174,29 @@ async def test_fcntl_cloexec_roundtrip(drv: alcovepy.Driver, tmp_path: Path) -> 
         await child.fcntl(fd, "F_GETFD", 0)
 
 
-async def test_fcntl_pointer_commands_are_refused(drv: alcovepy.Driver) -> None:
+@pytest.mark.parametrize(
+    "cmd",
+    [fcntl.F_GETLK, fcntl.F_SETLKW, 12, 36, 1035, 9999],  # 12: F_GETLK64 of 32-bit ABIs; F_OFD_GETLK; F_GET_RW_HINT
+)
+async def test_fcntl_commands_without_an_integer_are_refused(drv: alcovepy.Driver, cmd: int) -> None:
     with pytest.raises(ValueError, match="pointer"):
-        await drv.fcntl([], 0, fcntl.F_GETLK, 0)
+        await drv.fcntl([], 0, cmd, 0)
     assert await drv.getpid([]) == drv.helper_pid
+
+
+async def test_fcntl_pipe_size(drv: alcovepy.Driver, tmp_path: Path) -> None:
+    child = await drv.root.fork()
+    os.mkfifo(tmp_path / "p")
+    fd = await child.open(tmp_path / "p", "O_RDWR", 0)
+    assert await child.fcntl(fd, "F_SETPIPE_SZ", 1 << 16) >= 1 << 16
+    assert await child.fcntl(fd, "F_GETPIPE_SZ", 0) >= 1 << 16
+    await child.write(fd, b"x" * 100)
+    rfd = os.open(tmp_path / "p", os.O_RDONLY | os.O_NONBLOCK)
+    try:  # the same pipe, seen from the test
+        assert fcntl.fcntl(rfd, fcntl.F_GETPIPE_SZ) == await child.fcntl(fd, "F_GETPIPE_SZ", 0)
+    finally:
+        os.close(rfd)
+    await child.close(fd)
 
 
 # ---- directories and links ----------------------------------------------------------

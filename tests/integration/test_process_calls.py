@@ -222,6 +222,60 @@ async def test_waitpid_on_an_exited_child_returns_its_status(drv: alcovepy.Drive
         await p1.waitpid(pid_of(child), "WNOHANG")
 
 
+async def poll_waitpid(parent: alcovepy.Process, which: int) -> WaitStatus:
+    """waitpid(which, WNOHANG) until it reports something: bounded, in small steps.
+
+    Used where the status may be collected by the loop or by waitpid itself,
+    and both paths must give the same answer.
+    """
+    with anyio.fail_after(10):
+        while True:
+            ws = await parent.waitpid(which, "WNOHANG")
+            if ws.pid != 0:
+                return ws
+            await anyio.sleep(0.01)
+
+
+async def test_waitpid_any_child_gets_what_the_loop_collected(drv: alcovepy.Driver) -> None:
+    """waitpid(-1) hands out an exit or a ptrace stop the loop reaped before it, like waitpid(pid)."""
+    p1 = await drv.root.fork()
+    child = await p1.fork()
+    await child.execvp("/bin/sh", ["sh", "-c", "sleep 1000 & exit 3"])  # sleep: an orphan p1 adopts
+    with anyio.fail_after(10):
+        assert await child.event() == alcovepy.ExitStatus(3)  # the loop reaped it
+    ws = await p1.waitpid(-1, "WNOHANG")
+    assert (ws.pid, ws.exitstatus) == (child.pid, 3)
+    assert await p1.waitpid(-1, "WNOHANG") == WaitStatus(0, 0)  # only the sleep is left, running
+
+    tracee = await p1.fork()
+    await tracee.ptrace("PTRACE_TRACEME", 0, 0, 0)
+    group = await tracee.getpgrp()
+    for which in (-1, 0, -group):  # any child, p1's group, the group by number
+        await p1.kill(pid_of(tracee), "SIGUSR2")
+        ws = await poll_waitpid(p1, which)
+        assert (ws.pid, ws.stopsig) == (tracee.pid, signal.SIGUSR2), which
+        await p1.ptrace("PTRACE_CONT", pid_of(tracee), 0, 0)
+        with anyio.fail_after(10):
+            assert await tracee.getpid() == tracee.pid
+
+
+async def test_waitpid_refuses_waitid_options_without_losing_a_status(drv: alcovepy.Driver) -> None:
+    """WNOWAIT and WEXITED are waitid's: EINVAL as from the kernel, and the collected exit stays."""
+    p1 = await drv.root.fork()
+    child = await p1.fork()
+    await child.execvp("/bin/sh", ["sh", "-c", "sleep 1000 & exit 4"])
+    with anyio.fail_after(10):
+        assert await child.event() == alcovepy.ExitStatus(4)
+    for options in (["WNOHANG", "WNOWAIT"], ["WNOHANG", "WEXITED"]):
+        with pytest.raises(OSError, match="Invalid argument") as info:
+            await p1.waitpid(pid_of(child), options)
+        assert info.value.errno == errno.EINVAL
+    ws = await p1.waitpid(pid_of(child), "WNOHANG")
+    assert (ws.pid, ws.exitstatus) == (child.pid, 4)
+    with pytest.raises(ChildProcessError):
+        await p1.waitpid(pid_of(child), "WNOHANG")
+
+
 async def test_waitpid_blocking_collects_the_exit_and_the_event_still_arrives(drv: alcovepy.Driver) -> None:
     """A blocking waitpid that reaps a child itself still reports the exit on the child's pipeline."""
     p1 = await drv.root.fork()
@@ -315,6 +369,22 @@ async def test_fexecve_failures_leave_the_child_usable(drv: alcovepy.Driver) -> 
     await child.fexecve(fd, ["true"], [])  # and it can still exec afterwards
     with anyio.fail_after(10):
         assert await child.wait() == 0
+
+
+async def test_fexecve_of_a_script_needs_the_fd_across_exec(drv: alcovepy.Driver, tmp_path: Path) -> None:
+    """A #! script is run through /dev/fd/N: with O_CLOEXEC that is gone (ENOENT), without it works."""
+    script = anyio.Path(tmp_path / "hello.sh")
+    await script.write_text('#!/bin/sh\necho "script $A"\n')
+    await script.chmod(0o755)
+    child = await drv.root.fork()
+    fd = await child.open(str(script), ["O_RDONLY", "O_CLOEXEC"], 0)
+    with pytest.raises(FileNotFoundError):
+        await child.fexecve(fd, ["hello.sh"], ["A=1"])
+    assert await child.getpid() == child.pid
+    await child.close(fd)
+    fd = await child.open(str(script), "O_RDONLY", 0)
+    await child.fexecve(fd, ["hello.sh"], ["A=1"])
+    assert await read_all(child) == b"script 1\n"
 
 
 # ---- getcpid / setcpid -------------------------------------------------------

@@ -555,3 +555,40 @@ async def test_a_real_driver_refuses_wrong_arguments_and_keeps_working(drv: alco
     assert drv.statistics().pending_requests == 0
     assert await drv.getpid([]) == drv.helper_pid
     assert await child.getpid() == child.pid
+
+
+def test_alloc_and_connect_pass_well_formed_arguments_on() -> None:
+    """The control for the two tests below: a cstruct and a short sockaddr reach the Driver."""
+    rec = Recorder()
+    run_now(rec.alloc([], [b"x", Ptr(2)]))
+    run_now(rec.alloc([], b"xy"))
+    run_now(rec.connect([], 3, b"\x01\x00" + b"/tmp/s\0"))
+    run_now(rec.connect([], 3, None))
+    assert [n for n, _ in rec.reached] == ["alloc", "alloc", "connect", "connect"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="alloc's argument is typed inout, which accepts an int or None; only the helper "
+    "(helper/calls/alloc.c) refuses them, after the request was sent",
+)
+@pytest.mark.parametrize("value", [None, 5])
+def test_alloc_refuses_an_int_or_none_before_sending(value: int | None) -> None:
+    """alloc lays out a cstruct or bytes: anything else is a ValueError before sending."""
+    rec = Recorder()
+    with pytest.raises((TypeError, ValueError)):
+        run_now(rec.alloc([], value))
+    assert rec.reached == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="connect's sockaddr is optional_bytes without a length limit; only the helper "
+    "(helper/calls/connect.c) refuses one longer than struct sockaddr_storage, after sending",
+)
+def test_connect_refuses_an_oversized_sockaddr_before_sending() -> None:
+    """A sockaddr longer than struct sockaddr_storage (128 bytes) is a ValueError before sending."""
+    rec = Recorder()
+    with pytest.raises(ValueError, match="sockaddr"):
+        run_now(rec.connect([], 3, b"\x01\x00" + b"x" * 200))
+    assert rec.reached == []
