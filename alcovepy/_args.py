@@ -182,14 +182,15 @@ def timeout(name: str, value: object) -> int | None:
         return None
     if not isinstance(value, int | float) or isinstance(value, bool):
         raise TypeError(f"{name} must be a number of seconds or None, not {type(value).__name__}")
-    if not 0 <= value < 2**40:
-        raise ValueError(f"{name}={value} must be >= 0 seconds")
+    if not 0 <= value < 2**40:  # also refuses nan
+        raise ValueError(f"{name}={value} must be a number of seconds in [0, 2**40)")
     return round(value * 1_000_000)
 
 
 def _limit(name: str, value: object) -> int:
-    v = _integer(name, value, (-1, 2**64 - 1))
-    return -1 if v >= 2**63 else v  # RLIM_INFINITY spelled as an unsigned value
+    if value == 2**64 - 1 and isinstance(value, int):  # RLIM_INFINITY spelled as an unsigned value
+        return -1
+    return _integer(name, value, (-1, INT64[1]))
 
 
 def rlimit(name: str, value: object) -> list[int]:
@@ -251,7 +252,8 @@ def inout(name: str, value: object) -> int | bytes | list[bytes | int | list[byt
     if value is None:
         return None
     if isinstance(value, int) and not isinstance(value, bool):
-        return _integer(name, value, (INT64[0], 2**64 - 1)) if value < 2**63 else value - 2**64
+        v = _integer(name, value, (INT64[0], 2**64 - 1))  # signed, or an unsigned long's bits
+        return v if v < 2**63 else v - 2**64
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value)
     if isinstance(value, Sequence) and not isinstance(value, str):
@@ -261,6 +263,26 @@ def inout(name: str, value: object) -> int | bytes | list[bytes | int | list[byt
     raise TypeError(
         f"{name} must be an int, bytes, a cstruct (list of bytes and Ptr) or None, not {type(value).__name__}"
     )
+
+
+def cstruct(name: str, value: object) -> bytes | list[bytes | int | list[bytes]]:
+    """bytes or a cstruct: what alloc lays out (an int or None has no layout)."""
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        raise TypeError(f"{name} must be bytes or a cstruct (list of bytes and Ptr), not {type(value).__name__}")
+    result = inout(name, value)
+    assert isinstance(result, bytes | list)
+    return result
+
+
+SOCKADDR_MAX = 128  # sizeof(struct sockaddr_storage)
+
+
+def sockaddr(name: str, value: object) -> bytes | None:
+    """A raw struct sockaddr (at most sizeof(struct sockaddr_storage)), or None."""
+    b = optional_data(name, value)
+    if b is not None and len(b) > SOCKADDR_MAX:
+        raise ValueError(f"{name} of {len(b)} bytes is longer than a struct sockaddr_storage ({SOCKADDR_MAX})")
+    return b
 
 
 def pipeline(value: object) -> tuple[int, ...]:

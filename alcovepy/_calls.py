@@ -12,7 +12,7 @@ from alcovepy._types import Step
 
 if TYPE_CHECKING:
     from alcovepy._args import Constant, Flags, InOut, PipelineLike, StrOrBytes
-    from alcovepy._types import ChildInfo, Rlimit, WaitStatus
+    from alcovepy._types import ChildInfo, Ptr, Rlimit, WaitStatus
     from alcovepy._wire import CallSpec
 
 _T = TypeVar("_T")
@@ -211,11 +211,11 @@ def _args_getpgrp() -> tuple[object, ...]:
 
 
 def _args_setpriority(which: Constant, who: int, prio: int) -> tuple[object, ...]:
-    return (_a.constant("prio", "which", which), _a.int32("who", who), _a.int32("prio", prio),)
+    return (_a.constant("prio", "which", which), _a.ident("who", who), _a.int32("prio", prio),)
 
 
 def _args_getpriority(which: Constant, who: int) -> tuple[object, ...]:
-    return (_a.constant("prio", "which", which), _a.int32("who", who),)
+    return (_a.constant("prio", "which", which), _a.ident("who", who),)
 
 
 def _args_setrlimit(resource: Constant, limit: Rlimit | tuple[int, int]) -> tuple[object, ...]:
@@ -266,8 +266,8 @@ def _args_errno_id(errnum: int) -> tuple[object, ...]:
     return (_a.int32("errnum", errnum),)
 
 
-def _args_alloc(cstruct: InOut) -> tuple[object, ...]:
-    return (_a.inout("cstruct", cstruct),)
+def _args_alloc(cstruct: bytes | Sequence[bytes | Ptr]) -> tuple[object, ...]:
+    return (_a.cstruct("cstruct", cstruct),)
 
 
 def _args_open(path: StrOrBytes, flags: Flags, mode: int) -> tuple[object, ...]:
@@ -343,7 +343,7 @@ def _args_socket(domain: Constant, type: Flags, protocol: int) -> tuple[object, 
 
 
 def _args_connect(fd: int, sockaddr: bytes | None) -> tuple[object, ...]:
-    return (_a.fd("fd", fd), _a.optional_data("sockaddr", sockaddr),)
+    return (_a.fd("fd", fd), _a.sockaddr("sockaddr", sockaddr),)
 
 
 def _args_ioctl_constant(name: StrOrBytes) -> tuple[object, ...]:
@@ -550,14 +550,14 @@ class DriverCalls:
         return await self._call(pipeline, _s.CALL_EXECVE, _args_execve(path, argv, env))
 
     async def getcwd(self, pipeline: PipelineLike) -> bytes:
-        """getcwd(3): the current working directory.
+        """getcwd(3): the current working directory. Raises FileNotFoundError if the working directory was removed.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
         return await self._call(pipeline, _s.CALL_GETCWD, _args_getcwd())
 
     async def chdir(self, pipeline: PipelineLike, path: StrOrBytes) -> None:
-        """chdir(2): change the working directory.
+        """chdir(2): change the working directory. Raises FileNotFoundError, NotADirectoryError, PermissionError.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
@@ -578,14 +578,14 @@ class DriverCalls:
         return await self._call(pipeline, _s.CALL_GETENV, _args_getenv(name))
 
     async def setenv(self, pipeline: PipelineLike, name: StrOrBytes, value: StrOrBytes, overwrite: int) -> None:
-        """setenv(3): set name to value (an existing value is kept unless overwrite is non-zero).
+        """setenv(3): set name to value (an existing value is kept unless overwrite is non-zero). Raises OSError(EINVAL) for an empty name or one containing '='.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
         return await self._call(pipeline, _s.CALL_SETENV, _args_setenv(name, value, overwrite))
 
     async def unsetenv(self, pipeline: PipelineLike, name: StrOrBytes) -> None:
-        """unsetenv(3): remove name from the environment.
+        """unsetenv(3): remove name from the environment. Raises OSError(EINVAL) for an empty name or one containing '='.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
@@ -620,7 +620,7 @@ class DriverCalls:
         return await self._call(pipeline, _s.CALL_CPID, _args_cpid())
 
     async def sigaction(self, pipeline: PipelineLike, sig: Constant, handler: str | None) -> str:
-        """Set how the process handles sig: 'SIG_DFL', 'SIG_IGN' or 'SIG_INFO' (report as Signal events); None only queries. Returns the previous handler.
+        """Set how the process handles sig: 'SIG_DFL', 'SIG_IGN' or 'SIG_INFO' (report as Signal events); None only queries. Returns the previous handler. Raises OSError(EINVAL) to catch or ignore SIGKILL or SIGSTOP.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
@@ -851,7 +851,7 @@ class DriverCalls:
         return await self._call(pipeline, _s.CALL_SETRLIMIT, _args_setrlimit(resource, limit))
 
     async def getrlimit(self, pipeline: PipelineLike, resource: Constant) -> Rlimit:
-        """getrlimit(2) as an Rlimit(cur, max); -1 is RLIM_INFINITY, as in the resource module.
+        """getrlimit(2) as an Rlimit(cur, max); -1 is RLIM_INFINITY, as in the resource module. Raises OSError(EINVAL) for a resource the kernel does not know.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
@@ -871,15 +871,15 @@ class DriverCalls:
         still take effect in the process; its late reply is discarded."""
         return await self._call(pipeline, _s.CALL_PTRACE, _args_ptrace(request, pid, addr, data))
 
-    async def seccomp(self, pipeline: PipelineLike, operation: Constant, flags: Flags, args: InOut) -> None:
-        """seccomp(2): e.g. SECCOMP_SET_MODE_FILTER with a struct sock_fprog (alcovepy.seccomp builds one). Raises OSError(EACCES) without no_new_privs or CAP_SYS_ADMIN, OSError(EINVAL) for a bad program.
+    async def seccomp(self, pipeline: PipelineLike, operation: Constant, flags: Flags, args: InOut) -> tuple[int, InOut]:
+        """seccomp(2): e.g. SECCOMP_SET_MODE_FILTER with a struct sock_fprog (alcovepy.seccomp builds one). Returns (result, args as the kernel left them): the listener fd of SECCOMP_FILTER_FLAG_NEW_LISTENER, the sizes of SECCOMP_GET_NOTIF_SIZES. Raises OSError(EACCES) without no_new_privs or CAP_SYS_ADMIN, OSError(EINVAL) for a bad program.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
         return await self._call(pipeline, _s.CALL_SECCOMP, _args_seccomp(operation, flags, args))
 
     async def waitpid(self, pipeline: PipelineLike, pid: int, options: Flags) -> WaitStatus:
-        """waitpid(2) for a child of the process: a stop (ptrace or WUNTRACED) or an exit the loop already collected is returned first. With WNOHANG and nothing ready returns WaitStatus(0, 0). Without WNOHANG it blocks the process's loop until the child changes state. Raises ChildProcessError for a pid that is not its child.
+        """waitpid(2) for a child of the process: a stop (ptrace or WUNTRACED) or an exit the loop already collected is returned first. With WNOHANG and nothing ready returns WaitStatus(0, 0). Without WNOHANG it blocks the process's loop until the child changes state. A wait for -1 or a process group gets collected stops and exits too. WNOWAIT, WEXITED and WSTOPPED are waitid(2) flags: OSError(EINVAL). Raises ChildProcessError for a pid that is not its child.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
@@ -914,7 +914,7 @@ class DriverCalls:
         return await self._call(pipeline, _s.CALL_SETCPID, _args_setcpid(pid, field, value))
 
     async def filter(self, pipeline: PipelineLike, calls: Sequence[str], calls_for_children: Sequence[str]) -> None:
-        """Deny calls (by name) to this process and to every process it forks later; deny calls_for_children only to those. Denials add up and can never be lifted; a denied call raises CallFiltered.
+        """Deny calls (by name) to this process and to every process it forks later; deny calls_for_children only to those. Denials add up and can never be lifted; a denied call raises CallFiltered. Each call is denied by its own name: denying fork does not deny clone, spawn or clone_exec. Raises ValueError for an unknown call name.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
@@ -927,7 +927,7 @@ class DriverCalls:
         still take effect in the process; its late reply is discarded."""
         return await self._call(pipeline, _s.CALL_ERRNO_ID, _args_errno_id(errnum))
 
-    async def alloc(self, pipeline: PipelineLike, cstruct: InOut) -> tuple[bytes, InOut]:
+    async def alloc(self, pipeline: PipelineLike, cstruct: bytes | Sequence[bytes | Ptr]) -> tuple[bytes, InOut]:
         """Build a cstruct in the helper as a system call would see it and read it back: returns (the raw bytes, with pointers as the helper's addresses, and the cstruct as read back). For testing struct layouts.
 
         Cancellation: if cancelled after the request was sent, the call may
@@ -970,7 +970,7 @@ class DriverCalls:
         return await self._call(pipeline, _s.CALL_LSEEK, _args_lseek(fd, offset, whence))
 
     async def fcntl(self, pipeline: PipelineLike, fd: int, cmd: Constant, arg: int) -> int:
-        """fcntl(2) with an integer argument; returns the result (the flags for F_GETFD/F_GETFL). Raises OSError(EBADF), OSError(EINVAL).
+        """fcntl(2) with an integer argument; returns the result (the flags for F_GETFD/F_GETFL). Commands that take a pointer or that alcovepy does not know raise ValueError. Raises OSError(EBADF), OSError(EINVAL).
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
@@ -1173,14 +1173,14 @@ class ProcessCalls:
         return await self._calls_driver.execve(self._calls_pipeline, path, argv, env)
 
     async def getcwd(self) -> bytes:
-        """getcwd(3): the current working directory.
+        """getcwd(3): the current working directory. Raises FileNotFoundError if the working directory was removed.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
         return await self._calls_driver.getcwd(self._calls_pipeline)
 
     async def chdir(self, path: StrOrBytes) -> None:
-        """chdir(2): change the working directory.
+        """chdir(2): change the working directory. Raises FileNotFoundError, NotADirectoryError, PermissionError.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
@@ -1201,14 +1201,14 @@ class ProcessCalls:
         return await self._calls_driver.getenv(self._calls_pipeline, name)
 
     async def setenv(self, name: StrOrBytes, value: StrOrBytes, overwrite: int) -> None:
-        """setenv(3): set name to value (an existing value is kept unless overwrite is non-zero).
+        """setenv(3): set name to value (an existing value is kept unless overwrite is non-zero). Raises OSError(EINVAL) for an empty name or one containing '='.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
         return await self._calls_driver.setenv(self._calls_pipeline, name, value, overwrite)
 
     async def unsetenv(self, name: StrOrBytes) -> None:
-        """unsetenv(3): remove name from the environment.
+        """unsetenv(3): remove name from the environment. Raises OSError(EINVAL) for an empty name or one containing '='.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
@@ -1243,7 +1243,7 @@ class ProcessCalls:
         return await self._calls_driver.cpid(self._calls_pipeline)
 
     async def sigaction(self, sig: Constant, handler: str | None) -> str:
-        """Set how the process handles sig: 'SIG_DFL', 'SIG_IGN' or 'SIG_INFO' (report as Signal events); None only queries. Returns the previous handler.
+        """Set how the process handles sig: 'SIG_DFL', 'SIG_IGN' or 'SIG_INFO' (report as Signal events); None only queries. Returns the previous handler. Raises OSError(EINVAL) to catch or ignore SIGKILL or SIGSTOP.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
@@ -1467,7 +1467,7 @@ class ProcessCalls:
         return await self._calls_driver.setrlimit(self._calls_pipeline, resource, limit)
 
     async def getrlimit(self, resource: Constant) -> Rlimit:
-        """getrlimit(2) as an Rlimit(cur, max); -1 is RLIM_INFINITY, as in the resource module.
+        """getrlimit(2) as an Rlimit(cur, max); -1 is RLIM_INFINITY, as in the resource module. Raises OSError(EINVAL) for a resource the kernel does not know.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
@@ -1487,15 +1487,15 @@ class ProcessCalls:
         still take effect in the process; its late reply is discarded."""
         return await self._calls_driver.ptrace(self._calls_pipeline, request, pid, addr, data)
 
-    async def seccomp(self, operation: Constant, flags: Flags, args: InOut) -> None:
-        """seccomp(2): e.g. SECCOMP_SET_MODE_FILTER with a struct sock_fprog (alcovepy.seccomp builds one). Raises OSError(EACCES) without no_new_privs or CAP_SYS_ADMIN, OSError(EINVAL) for a bad program.
+    async def seccomp(self, operation: Constant, flags: Flags, args: InOut) -> tuple[int, InOut]:
+        """seccomp(2): e.g. SECCOMP_SET_MODE_FILTER with a struct sock_fprog (alcovepy.seccomp builds one). Returns (result, args as the kernel left them): the listener fd of SECCOMP_FILTER_FLAG_NEW_LISTENER, the sizes of SECCOMP_GET_NOTIF_SIZES. Raises OSError(EACCES) without no_new_privs or CAP_SYS_ADMIN, OSError(EINVAL) for a bad program.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
         return await self._calls_driver.seccomp(self._calls_pipeline, operation, flags, args)
 
     async def waitpid(self, pid: int, options: Flags) -> WaitStatus:
-        """waitpid(2) for a child of the process: a stop (ptrace or WUNTRACED) or an exit the loop already collected is returned first. With WNOHANG and nothing ready returns WaitStatus(0, 0). Without WNOHANG it blocks the process's loop until the child changes state. Raises ChildProcessError for a pid that is not its child.
+        """waitpid(2) for a child of the process: a stop (ptrace or WUNTRACED) or an exit the loop already collected is returned first. With WNOHANG and nothing ready returns WaitStatus(0, 0). Without WNOHANG it blocks the process's loop until the child changes state. A wait for -1 or a process group gets collected stops and exits too. WNOWAIT, WEXITED and WSTOPPED are waitid(2) flags: OSError(EINVAL). Raises ChildProcessError for a pid that is not its child.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
@@ -1530,7 +1530,7 @@ class ProcessCalls:
         return await self._calls_driver.setcpid(self._calls_pipeline, pid, field, value)
 
     async def filter(self, calls: Sequence[str], calls_for_children: Sequence[str]) -> None:
-        """Deny calls (by name) to this process and to every process it forks later; deny calls_for_children only to those. Denials add up and can never be lifted; a denied call raises CallFiltered.
+        """Deny calls (by name) to this process and to every process it forks later; deny calls_for_children only to those. Denials add up and can never be lifted; a denied call raises CallFiltered. Each call is denied by its own name: denying fork does not deny clone, spawn or clone_exec. Raises ValueError for an unknown call name.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
@@ -1543,7 +1543,7 @@ class ProcessCalls:
         still take effect in the process; its late reply is discarded."""
         return await self._calls_driver.errno_id(self._calls_pipeline, errnum)
 
-    async def alloc(self, cstruct: InOut) -> tuple[bytes, InOut]:
+    async def alloc(self, cstruct: bytes | Sequence[bytes | Ptr]) -> tuple[bytes, InOut]:
         """Build a cstruct in the helper as a system call would see it and read it back: returns (the raw bytes, with pointers as the helper's addresses, and the cstruct as read back). For testing struct layouts.
 
         Cancellation: if cancelled after the request was sent, the call may
@@ -1586,7 +1586,7 @@ class ProcessCalls:
         return await self._calls_driver.lseek(self._calls_pipeline, fd, offset, whence)
 
     async def fcntl(self, fd: int, cmd: Constant, arg: int) -> int:
-        """fcntl(2) with an integer argument; returns the result (the flags for F_GETFD/F_GETFL). Raises OSError(EBADF), OSError(EINVAL).
+        """fcntl(2) with an integer argument; returns the result (the flags for F_GETFD/F_GETFL). Commands that take a pointer or that alcovepy does not know raise ValueError. Raises OSError(EBADF), OSError(EINVAL).
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""

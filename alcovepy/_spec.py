@@ -28,7 +28,7 @@ from alcovepy._wire import (
     RESULT_WAIT,
 )
 
-SPEC_DIGEST: Final = "8a66579571897d2f9f8bfb06f16b757e9ad89fb612d8e9e58625f4b4ad51350c"
+SPEC_DIGEST: Final = "a7d8b28df708f58d01778af50d29bacfd08f42ec5615374ea0e3205b7c3b4fc4"
 VERSION: Final = "0.1.0"
 PROTOCOL_VERSION: Final = 1
 MAX_FRAME: Final = 67108864
@@ -148,7 +148,7 @@ CALL_SETRLIMIT: Final = CallSpec(51, "setrlimit", RESULT_NONE, "call")
 CALL_GETRLIMIT: Final = CallSpec(52, "getrlimit", RESULT_RLIMIT, "call")
 CALL_PRCTL: Final = CallSpec(53, "prctl", RESULT_INOUT_4, "call")
 CALL_PTRACE: Final = CallSpec(54, "ptrace", RESULT_INOUT_2, "call")
-CALL_SECCOMP: Final = CallSpec(55, "seccomp", RESULT_NONE, "call")
+CALL_SECCOMP: Final = CallSpec(55, "seccomp", RESULT_INOUT_1, "call")
 CALL_WAITPID: Final = CallSpec(56, "waitpid", RESULT_WAIT, "call")
 CALL_SETPROCTITLE: Final = CallSpec(57, "setproctitle", RESULT_NONE, "call")
 CALL_FEXECVE: Final = CallSpec(58, "fexecve", RESULT_NONE, "exec")

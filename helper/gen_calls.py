@@ -45,6 +45,8 @@ ARG_TYPES: dict[str, tuple[str, str, str, str]] = {
     "rlimit": ("struct ah_rlim", "ah_arg_rlimit(c, &a->{n})", "Rlimit | tuple[int, int]", "_a.rlimit"),
     "calls": ("struct ah_callset", "ah_arg_calls(c, &a->{n})", "Sequence[str]", "_a.calls"),
     "inout": ("struct ah_inout", "ah_arg_inout(c, &a->{n})", "InOut", "_a.inout"),
+    "cstruct": ("struct ah_inout", "ah_arg_inout(c, &a->{n})", "bytes | Sequence[bytes | Ptr]", "_a.cstruct"),
+    "sockaddr": ("struct ah_bytes", "ah_arg_optional_bytes(c, &a->{n})", "bytes | None", "_a.sockaddr"),
     "writes": ("struct ah_writes", "ah_arg_writes(c, &a->{n})", "Sequence[tuple[StrOrBytes, bytes]]", "_a.writes"),
     "steps": ("struct ah_steps", "ah_arg_steps(c, &a->{n})", "Sequence[Sequence[object] | Step]", "_steps"),
 }
@@ -340,7 +342,7 @@ def gen_calls_py(spec: Spec) -> str:
         "",
         "if TYPE_CHECKING:",
         "    from alcovepy._args import Constant, Flags, InOut, PipelineLike, StrOrBytes",
-        "    from alcovepy._types import ChildInfo, Rlimit, WaitStatus",
+        "    from alcovepy._types import ChildInfo, Ptr, Rlimit, WaitStatus",
         "    from alcovepy._wire import CallSpec",
         "",
         '_T = TypeVar("_T")',

@@ -1,4 +1,5 @@
-/* seccomp(2), through the raw system call (glibc has no wrapper). */
+/* seccomp(2), through the raw system call (glibc has no wrapper). The
+ * result (a listener fd) and args as the kernel left them are returned. */
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -6,8 +7,11 @@
 
 int ah_call_seccomp(struct ah_call *c, const struct ah_args_seccomp *a)
 {
-    if (syscall(SYS_seccomp, (unsigned int)a->operation, (unsigned int)a->flags, ah_inout_value(&a->args)) < 0)
+    long r = syscall(SYS_seccomp, (unsigned int)a->operation, (unsigned int)a->flags, ah_inout_value(&a->args));
+    if (r < 0)
         return AH_ST_ERRNO;
-    ah_mp_put_nil(c->out);
+    ah_mp_put_array(c->out, 2);
+    ah_mp_put_int(c->out, r);
+    ah_inout_put(c->out, &a->args);
     return AH_ST_OK;
 }

@@ -523,7 +523,7 @@ static inline int ah_dispatch_setpriority(struct ah_call *c)
     struct ah_args_setpriority args, *a = &args;
     if (ah_arg_constant(c, AH_FAMILY_PRIO, 0, &a->which))
         return c->fail;
-    if (ah_arg_int(c, INT32_MIN, INT32_MAX, &a->who))
+    if (ah_arg_int(c, -1, UINT32_MAX, &a->who))
         return c->fail;
     if (ah_arg_int(c, INT32_MIN, INT32_MAX, &a->prio))
         return c->fail;
@@ -540,7 +540,7 @@ static inline int ah_dispatch_getpriority(struct ah_call *c)
     struct ah_args_getpriority args, *a = &args;
     if (ah_arg_constant(c, AH_FAMILY_PRIO, 0, &a->which))
         return c->fail;
-    if (ah_arg_int(c, INT32_MIN, INT32_MAX, &a->who))
+    if (ah_arg_int(c, -1, UINT32_MAX, &a->who))
         return c->fail;
     return ah_call_getpriority(c, a);
 }

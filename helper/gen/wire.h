@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-#define AH_SPEC_DIGEST "8a66579571897d2f9f8bfb06f16b757e9ad89fb612d8e9e58625f4b4ad51350c"
+#define AH_SPEC_DIGEST "a7d8b28df708f58d01778af50d29bacfd08f42ec5615374ea0e3205b7c3b4fc4"
 #define AH_VERSION "0.1.0"
 #define AH_PROTOCOL_VERSION 1
 #define AH_MAX_FRAME 67108864u

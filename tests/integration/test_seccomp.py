@@ -22,7 +22,6 @@ from alcovepy import seccomp as sc
 from alcovepy._types import Ptr
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
     from pathlib import Path
 
     from alcovepy._args import InOut
@@ -193,16 +192,10 @@ async def test_seccomp_errors(drv: alcovepy.Driver) -> None:
 
 
 async def seccomp_result(child: alcovepy.Process, operation: str, flags: str | int, args: InOut) -> object:
-    """What seccomp returns, typed loosely: the table says None, the kernel has more to say."""
-    call: Callable[[str, str | int, InOut], Awaitable[object]] = child.seccomp
-    return await call(operation, flags, args)
+    """What seccomp returns: (result, args as the kernel left them)."""
+    return await child.seccomp(operation, flags, args)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="calls.toml: seccomp returns none, so the listener fd of SECCOMP_FILTER_FLAG_NEW_LISTENER is lost"
-    " (needs returns = inout_1: (result, args))",
-)
 async def test_new_listener_returns_the_notification_fd(drv: alcovepy.Driver) -> None:
     child = await drv.root.fork()
     await child.prctl("PR_SET_NO_NEW_PRIVS", 1, 0, 0, 0)
@@ -213,11 +206,6 @@ async def test_new_listener_returns_the_notification_fd(drv: alcovepy.Driver) ->
     assert os.readlink(f"/proc/{child.pid}/fd/{fd}") == "anon_inode:seccomp notify"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="calls.toml: seccomp returns none, so the struct SECCOMP_GET_NOTIF_SIZES fills never comes back"
-    " (needs returns = inout_1: (result, args))",
-)
 async def test_get_notif_sizes_returns_the_struct(drv: alcovepy.Driver) -> None:
     result = await seccomp_result(drv.root, "SECCOMP_GET_NOTIF_SIZES", 0, b"\0" * 6)
     assert isinstance(result, tuple)
