@@ -374,6 +374,10 @@ def _args_clone_exec(flags: Flags, writes: Sequence[tuple[StrOrBytes, bytes]], s
     return (_a.flags("clone", "flags", flags), _a.writes("writes", writes), _steps("steps", steps), _a.cstr("file", file), _a.argv("argv", argv), _a.optional_argv("env", env),)
 
 
+def _args_readlink(path: StrOrBytes) -> tuple[object, ...]:
+    return (_a.path("path", path),)
+
+
 # call name -> (id, argument encoder) of every call that can be a setup step
 _STEPS: dict[str, tuple[int, Callable[..., tuple[object, ...]]]] = {  # type: ignore[explicit-any]
     "version": (1, _args_version),
@@ -457,6 +461,7 @@ _STEPS: dict[str, tuple[int, Callable[..., tuple[object, ...]]]] = {  # type: ig
     "ptrace_constant": (86, _args_ptrace_constant),
     "seccomp_constant": (87, _args_seccomp_constant),
     "syscall_constant": (88, _args_syscall_constant),
+    "readlink": (90, _args_readlink),
 }
 
 
@@ -1116,6 +1121,13 @@ class DriverCalls:
         still take effect in the process; its late reply is discarded."""
         return await self._call(pipeline, _s.CALL_CLONE_EXEC, _args_clone_exec(flags, writes, steps, file, argv, env))
 
+    async def readlink(self, pipeline: PipelineLike, path: StrOrBytes) -> bytes:
+        """readlink(2): the target of the symbolic link path. Raises OSError(EINVAL) if path is not a symbolic link, FileNotFoundError.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_READLINK, _args_readlink(path))
+
 
 class ProcessCalls:
     """Every call of the table as a method of the process it addresses."""
@@ -1724,3 +1736,10 @@ class ProcessCalls:
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
         return await self._calls_driver.syscall_constant(self._calls_pipeline, name)
+
+    async def readlink(self, path: StrOrBytes) -> bytes:
+        """readlink(2): the target of the symbolic link path. Raises OSError(EINVAL) if path is not a symbolic link, FileNotFoundError.
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.readlink(self._calls_pipeline, path)

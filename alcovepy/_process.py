@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from alcovepy._args import Flags, StrOrBytes
     from alcovepy._driver import Driver
-    from alcovepy._types import Event
+    from alcovepy._types import Event, Step
 
 __all__ = ["Process"]
 
@@ -179,7 +179,7 @@ class Process(ProcessCalls):
         self,
         flags: Flags,
         writes: Sequence[tuple[StrOrBytes, bytes]],
-        steps: Sequence[Sequence[object]],
+        steps: Sequence[Sequence[object] | Step],
         file: StrOrBytes,
         argv: Sequence[StrOrBytes],
         env: Sequence[StrOrBytes] | None = None,

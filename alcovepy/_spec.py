@@ -28,7 +28,7 @@ from alcovepy._wire import (
     RESULT_WAIT,
 )
 
-SPEC_DIGEST: Final = "a7d8b28df708f58d01778af50d29bacfd08f42ec5615374ea0e3205b7c3b4fc4"
+SPEC_DIGEST: Final = "f8fd50f662d07bc28175ec68f6b4e8a2fe90b9afdf326482269e0709e3421a4e"
 VERSION: Final = "0.1.0"
 PROTOCOL_VERSION: Final = 1
 MAX_FRAME: Final = 67108864
@@ -183,6 +183,7 @@ CALL_PTRACE_CONSTANT: Final = CallSpec(86, "ptrace_constant", RESULT_OPTIONAL_IN
 CALL_SECCOMP_CONSTANT: Final = CallSpec(87, "seccomp_constant", RESULT_OPTIONAL_INT, "call")
 CALL_SYSCALL_CONSTANT: Final = CallSpec(88, "syscall_constant", RESULT_OPTIONAL_INT, "call")
 CALL_CLONE_EXEC: Final = CallSpec(89, "clone_exec", RESULT_INT, "spawn")
+CALL_READLINK: Final = CallSpec(90, "readlink", RESULT_BYTES, "call")
 
 CALLS: Final[tuple[CallSpec[object], ...]] = (
     CALL_VERSION,
@@ -274,4 +275,5 @@ CALLS: Final[tuple[CallSpec[object], ...]] = (
     CALL_SECCOMP_CONSTANT,
     CALL_SYSCALL_CONSTANT,
     CALL_CLONE_EXEC,
+    CALL_READLINK,
 )

@@ -1148,6 +1148,18 @@ static inline int ah_dispatch_clone_exec(struct ah_call *c)
     return ah_call_clone_exec(c, a);
 }
 
+struct ah_args_readlink {
+    const char *path;
+};
+int ah_call_readlink(struct ah_call *c, const struct ah_args_readlink *a);
+static inline int ah_dispatch_readlink(struct ah_call *c)
+{
+    struct ah_args_readlink args, *a = &args;
+    if (ah_arg_cstr(c, 1, &a->path))
+        return c->fail;
+    return ah_call_readlink(c, a);
+}
+
 static const struct ah_call_def ah_call_defs[] __attribute__((unused)) = {
     {1, "version", 0, ah_dispatch_version, 1},
     {2, "getpid", 0, ah_dispatch_getpid, 1},
@@ -1238,6 +1250,7 @@ static const struct ah_call_def ah_call_defs[] __attribute__((unused)) = {
     {87, "seccomp_constant", 1, ah_dispatch_seccomp_constant, 1},
     {88, "syscall_constant", 1, ah_dispatch_syscall_constant, 1},
     {89, "clone_exec", 6, ah_dispatch_clone_exec, 0},
+    {90, "readlink", 1, ah_dispatch_readlink, 1},
 };
 
 #endif

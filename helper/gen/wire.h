@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-#define AH_SPEC_DIGEST "a7d8b28df708f58d01778af50d29bacfd08f42ec5615374ea0e3205b7c3b4fc4"
+#define AH_SPEC_DIGEST "f8fd50f662d07bc28175ec68f6b4e8a2fe90b9afdf326482269e0709e3421a4e"
 #define AH_VERSION "0.1.0"
 #define AH_PROTOCOL_VERSION 1
 #define AH_MAX_FRAME 67108864u
