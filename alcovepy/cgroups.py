@@ -103,6 +103,14 @@ async def discover(drv: Driver) -> CgroupLayout:
             reasons[ctl] = "no cgroup hierarchy has this controller"
     if "cpuacct" in v1 and "cpuacct" in own:
         usable.setdefault("cpuacct", (v1["cpuacct"] + own["cpuacct"].rstrip("/"), 1))
+    for ctl, (base, _) in list(usable.items()):  # delegated means we may make cgroups there: try
+        trial = f"{base}/alcovepy-probe-{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            await drv.mkdir([], trial, 0o755)
+            await drv.rmdir([], trial)
+        except OSError as exc:
+            del usable[ctl]
+            reasons[ctl] = f"cannot create cgroups in {base} ({exc.strerror}): not delegated to this user"
     version = "v2" if unified and not v1 else "hybrid" if unified else "v1"
     return CgroupLayout(version, own, usable, reasons)
 

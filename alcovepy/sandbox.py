@@ -238,6 +238,8 @@ class _Plan(msgspec.Struct):
     writes: list[tuple[str, bytes]]
     steps: list[tuple[object, ...] | Step]
     degraded: list[str]
+    marks: list[tuple[int, str]]  # (first step index, mechanism): whose step failed
+    write_owners: list[str]  # the mechanism of each write
 
 
 def _wanted(policy: Policy) -> list[str]:
@@ -304,7 +306,9 @@ def _mkdirs(path: str, made: set[str]) -> list[Step]:
     return steps
 
 
-async def _filesystem(drv: Driver, policy: Policy, use: set[str]) -> list[tuple[object, ...] | Step]:
+async def _filesystem(
+    drv: Driver, policy: Policy, use: set[str]
+) -> tuple[list[tuple[object, ...] | Step], list[tuple[int, str]]]:
     """Steps that build the new root under /tmp of the child's mount namespace and pivot into it.
 
     The host's root stays reachable as /oldroot until every bind is made, so
@@ -323,7 +327,9 @@ async def _filesystem(drv: Driver, policy: Policy, use: set[str]) -> list[tuple[
         steps.append(("mount", "/oldroot" + policy.root, "/newroot", "", ["MS_BIND", "MS_REC"], b""))
     else:
         steps.append(("mount", "tmpfs", "/newroot", "tmpfs", ["MS_NOSUID", "MS_NODEV"], b"mode=0755"))
+    marks = [(0, "root")]
     binds = list(policy.binds)
+    marks.append((len(steps), "binds"))
     if policy.system_dirs and "binds" in use:
         binds = [Bind(d, optional=True) for d in SYSTEM_DIRS] + binds
     for bind in binds if "binds" in use else []:
@@ -349,12 +355,15 @@ async def _filesystem(drv: Driver, policy: Policy, use: set[str]) -> list[tuple[
         steps.append(("mount", "/oldroot" + bind.source, "/newroot" + target, "", ["MS_BIND", "MS_REC"], b""))
         if not bind.writable:
             steps.append(("mount", "none", "/newroot" + target, "", _mount_flags(mountinfo, bind.source), b""))
+    marks.append((len(steps), "tmpfs"))
     for path in policy.tmpfs if "tmpfs" in use else ():
         steps += _mkdirs(path, made)
         steps.append(("mount", "tmpfs", "/newroot" + path, "tmpfs", ["MS_NOSUID", "MS_NODEV"], b"mode=1777"))
+    marks.append((len(steps), "proc"))
     if "proc" in use:
         steps += _mkdirs("/proc", made)
         steps.append(("mount", "proc", "/newroot/proc", "proc", ["MS_NOSUID", "MS_NODEV", "MS_NOEXEC"], b""))
+    marks.append((len(steps), "dev"))
     if "dev" in use:
         steps += _mkdirs("/dev", made)
         steps.append(("mount", "tmpfs", "/newroot/dev", "tmpfs", ["MS_NOSUID", "MS_NOEXEC"], b"mode=0755"))
@@ -365,6 +374,7 @@ async def _filesystem(drv: Driver, policy: Policy, use: set[str]) -> list[tuple[
             steps.append(("symlink", target, f"/newroot/dev/{name}"))
         steps.append(("symlink", "/proc/self/fd/1", "/newroot/dev/stdout"))
         steps.append(("symlink", "/proc/self/fd/2", "/newroot/dev/stderr"))
+    marks.append((len(steps), "root"))
     if not policy.root_writable:
         flags = ["MS_REMOUNT", "MS_RDONLY", "MS_NOSUID", "MS_NODEV"]
         if policy.root is not None:
@@ -377,7 +387,7 @@ async def _filesystem(drv: Driver, policy: Policy, use: set[str]) -> list[tuple[
         ("umount2", ".", "MNT_DETACH"),
         ("chdir", policy.workdir),
     ]
-    return steps
+    return steps, marks
 
 
 async def _compile(drv: Driver, report: HostReport, policy: Policy, cg: cgroups.CgroupSet) -> _Plan:
@@ -411,6 +421,7 @@ async def _compile(drv: Driver, report: HostReport, policy: Policy, cg: cgroups.
         if mechanism in use
     ]
     writes: list[tuple[str, bytes]] = []
+    write_owners: list[str] = []
     if "user" in use:
         _, euid, _ = await drv.getresuid([])
         _, egid, _ = await drv.getresgid([])
@@ -419,6 +430,7 @@ async def _compile(drv: Driver, report: HostReport, policy: Policy, cg: cgroups.
             ("/proc/{pid}/uid_map", f"{policy.uid} {euid} 1".encode()),
             ("/proc/{pid}/gid_map", f"{policy.gid} {egid} 1".encode()),
         ]
+        write_owners += ["user"] * 3
     for ctl in ("memory", "pids", "cpu"):
         if ctl in use:
             await cg.create(ctl)
@@ -432,22 +444,36 @@ async def _compile(drv: Driver, report: HostReport, policy: Policy, cg: cgroups.
         with contextlib.suppress(OSError):
             await cg.create("cpuacct")
     writes += cg.procs_writes()
+    write_owners += [
+        next((c for c, (d, _) in cg.dirs.items() if w.startswith(d + "/")), "cgroup") for w, _ in cg.procs_writes()
+    ]
 
     steps: list[tuple[object, ...] | Step] = []
+    marks: list[tuple[int, str]] = []
+
+    def section(mechanism: str) -> None:
+        marks.append((len(steps), mechanism))
+
+    section("uts")
     if "uts" in use:
         steps.append(("sethostname", policy.hostname))
+    section("mount")
     if "mount" in use:
         steps.append(("mount", "none", "/", "", ["MS_REC", "MS_PRIVATE"], b""))
         if use & {"root", "binds", "tmpfs", "proc", "dev"}:
-            steps += await _filesystem(drv, policy, use)
+            fs_steps, fs_marks = await _filesystem(drv, policy, use)
+            marks += [(len(steps) + i, m) for i, m in fs_marks]
+            steps += fs_steps
         else:
             steps.append(("chdir", policy.workdir))
+    section("ids")
     if "ids" in use:
         steps += [
             ("setgroups", list(policy.groups)),
             ("setresgid", policy.gid, policy.gid, policy.gid),
             ("setresuid", policy.uid, policy.uid, policy.uid),
         ]
+    section("capabilities")
     if "capabilities" in use:
         last = int((await _hostfs.read_text(drv, "/proc/sys/kernel/cap_last_cap") or "40").strip())
         quiet = [errno.EINVAL] if report.root or "user" in use else [0]  # without privilege there is nothing to drop
@@ -455,13 +481,16 @@ async def _compile(drv: Driver, report: HostReport, policy: Policy, cg: cgroups.
         clear_all = await drv.prctl_constant([], "PR_CAP_AMBIENT_CLEAR_ALL")
         if clear_all is not None:
             steps.append(Step("prctl", "PR_CAP_AMBIENT", clear_all, 0, 0, 0, tolerate=[errno.EINVAL]))
+    section("env")
     if policy.env is not None:
         for entry in policy.env:
             name, _, value = entry.partition("=")
             if name == "PATH":  # execvp searches the PATH of the process, not of env
                 steps.append(("setenv", "PATH", value, 1))
+    section("rlimits")
     if "rlimits" in use:
         steps += [("setrlimit", name, limit) for name, limit in sorted(policy.rlimits.items())]
+    section("no_new_privs")
     if "no_new_privs" in use or "seccomp" in use:
         steps.append(("prctl", "PR_SET_NO_NEW_PRIVS", 1, 0, 0, 0))
     if "seccomp" in use:
@@ -476,8 +505,22 @@ async def _compile(drv: Driver, report: HostReport, policy: Policy, cg: cgroups.
             prog = await _seccomp.allow_syscalls(drv, [], names, action, missing_ok=True)
         else:
             prog = await _seccomp.deny_syscalls(drv, [], policy.seccomp_deny or (), action, missing_ok=True)
+        section("seccomp")
         steps.append(("seccomp", "SECCOMP_SET_MODE_FILTER", 0, prog))
-    return _Plan(flags, writes, steps, degraded)
+    section("exec")
+    return _Plan(flags, writes, steps, degraded, marks, write_owners)
+
+
+def _owner(plan: _Plan, step: int) -> str:
+    """The mechanism whose write (step < 0) or setup step failed."""
+    if step < 0:
+        index = -1 - step
+        return plan.write_owners[index] if index < len(plan.write_owners) else "cgroup"
+    owner = "exec"
+    for first, mechanism in plan.marks:
+        if first <= step:
+            owner = mechanism
+    return owner
 
 
 # ---- running ----------------------------------------------------------------------
@@ -522,7 +565,13 @@ async def start(
     try:
         plan = await _compile(drv, report, policy, cg)
         env = list(policy.env) if policy.env is not None else None
-        process = await owner.clone_exec(plan.flags, plan.writes, plan.steps, argv[0], list(argv), env)
+        try:
+            process = await owner.clone_exec(plan.flags, plan.writes, plan.steps, argv[0], list(argv), env)
+        except (OSError, ValueError, AlcoveError) as exc:
+            step = vars(exc).get("setup_step")
+            if not isinstance(step, int) or _owner(plan, step) == "exec":
+                raise  # not a setup step, or the exec itself: its error says it all
+            raise SandboxUnavailable(_owner(plan, step), f"the kernel refused it: {exc}") from exc
         box = Sandbox(drv, process, plan.degraded, cg)
         try:
             yield box
