@@ -20,6 +20,7 @@ import anyio
 import msgspec
 
 from alcovepy import _hostfs
+from alcovepy.errors import HelperExited
 
 if TYPE_CHECKING:
     from alcovepy._driver import Driver
@@ -198,7 +199,20 @@ class CgroupSet:
         return CgroupStats(memory_peak, cpu_ns, oom_kills, pids_peak)
 
     async def destroy(self) -> None:
-        """Kill what is left in the cgroups, then remove them (bounded; never raises for a missing one)."""
+        """Kill what is left in the cgroups, then remove them (bounded; never raises for a missing one).
+
+        If the helper is gone, its processes died with it (parent-death
+        signal): the empty cgroups are removed from here, if this host has them.
+        """
+        try:
+            await self._destroy()
+        except HelperExited:
+            for path in sorted({p for p, _ in self.dirs.values()}, reverse=True):
+                with contextlib.suppress(OSError):
+                    os.rmdir(path)
+            self.dirs.clear()
+
+    async def _destroy(self) -> None:
         for path in sorted({p for p, _ in self.dirs.values()}):
             with anyio.move_on_after(5):
                 while True:

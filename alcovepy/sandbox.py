@@ -29,7 +29,7 @@ import msgspec
 from alcovepy import _hostfs, cgroups
 from alcovepy import seccomp as _seccomp
 from alcovepy._types import Step
-from alcovepy.errors import AlcoveError
+from alcovepy.errors import AlcoveError, HelperExited
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
@@ -466,13 +466,6 @@ async def _compile(drv: Driver, report: HostReport, policy: Policy, cg: cgroups.
             steps += fs_steps
         else:
             steps.append(("chdir", policy.workdir))
-    section("ids")
-    if "ids" in use:
-        steps += [
-            ("setgroups", list(policy.groups)),
-            ("setresgid", policy.gid, policy.gid, policy.gid),
-            ("setresuid", policy.uid, policy.uid, policy.uid),
-        ]
     section("capabilities")
     if "capabilities" in use:
         last = int((await _hostfs.read_text(drv, "/proc/sys/kernel/cap_last_cap") or "40").strip())
@@ -481,6 +474,13 @@ async def _compile(drv: Driver, report: HostReport, policy: Policy, cg: cgroups.
         clear_all = await drv.prctl_constant([], "PR_CAP_AMBIENT_CLEAR_ALL")
         if clear_all is not None:
             steps.append(Step("prctl", "PR_CAP_AMBIENT", clear_all, 0, 0, 0, tolerate=[errno.EINVAL]))
+    section("ids")
+    if "ids" in use:
+        steps += [
+            ("setgroups", list(policy.groups)),
+            ("setresgid", policy.gid, policy.gid, policy.gid),
+            ("setresuid", policy.uid, policy.uid, policy.uid),
+        ]
     section("env")
     if policy.env is not None:
         for entry in policy.env:
@@ -576,7 +576,7 @@ async def start(
         try:
             yield box
         finally:
-            with anyio.CancelScope(shield=True):
+            with anyio.CancelScope(shield=True), contextlib.suppress(HelperExited):
                 await box.kill()
                 with anyio.move_on_after(10):
                     await process.wait()

@@ -19,6 +19,7 @@ import pytest
 import alcovepy
 from alcovepy import cgroups, sandbox
 from tests.conftest import open_checked_driver
+from tests.integration.rootfs import MARKER, busybox_problem, host_text, make_rootfs
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: cgroups below our own, and mounts")
 
@@ -263,3 +264,65 @@ async def test_policy_errors_are_caught_before_running(drv: alcovepy.Driver) -> 
         await sh(drv, "true", sandbox.Policy(rlimits={"RLIMIT_BOGUS": (1, 1)}))
     assert await drv.cpid([]) == []
     assert errno.EPERM  # the errno names above are Python's own
+
+
+async def test_a_directory_as_the_new_root(drv: alcovepy.Driver, tmp_path: Path) -> None:
+    """Policy.root: a host directory (here a busybox root) becomes /, read-only unless root_writable."""
+    why = busybox_problem()
+    if why is not None:
+        pytest.skip(why)
+    root = make_rootfs(tmp_path)
+    policy = sandbox.Policy(root=str(root), system_dirs=False, tmpfs=(), dev=False)
+    done = await sh(drv, f"cat /{MARKER}; ls /; touch /new", policy)
+    assert MARKER.encode() in done.stdout.replace(b"\n", b" ")
+    assert b"Read-only file system" in done.stderr
+    writable = await sh(
+        drv, "touch /new && echo made", sandbox.Policy(root=str(root), system_dirs=False, root_writable=True)
+    )
+    assert writable.stdout == b"made\n"
+    assert (root / "new").exists()
+
+
+async def test_identity_inside(drv: alcovepy.Driver) -> None:
+    """uid and gid are the policy's inside the user namespace (mapped to the caller's outside)."""
+    done = await sh(drv, "id -u; id -g; cat /proc/self/uid_map", sandbox.Policy(uid=1000, gid=1000))
+    lines = done.stdout.decode().split("\n")
+    assert lines[:2] == ["1000", "1000"]
+    assert lines[2].split() == ["1000", str(os.geteuid()), "1"]
+
+
+@needs_root
+async def test_identity_without_a_user_namespace(drv: alcovepy.Driver) -> None:
+    """With user=False (root only) the real ids are set: the program is nobody, with no groups."""
+    policy = sandbox.Policy(user=False, uid=65534, gid=65534)
+    done = await sh(drv, "id -u; id -g; id -G; grep CapEff /proc/self/status", policy)
+    assert done.stdout.decode().split("\n")[:4] == ["65534", "65534", "65534", "CapEff:\t0000000000000000"]
+
+
+@needs_root
+async def test_cpu_quota_is_applied(drv: alcovepy.Driver) -> None:
+    """cpu=0.5: the sandbox's cgroup has half a CPU of quota while it runs."""
+    report = await sandbox.probe(drv)
+    if "cpu" not in report.cgroup.usable:
+        pytest.skip(f"no cpu controller: {report.unavailable('cpu')}")
+    async with sandbox.start(drv, sandbox.Policy(cpu=0.5), ["/bin/cat"]) as box:
+        path, version = box._cgroups.dirs["cpu"]
+        knob = "cpu.max" if version == 2 else "cpu.cfs_quota_us"
+        assert host_text(Path(path, knob)).split()[0] == "50000"
+        assert str(box.process.pid) in host_text(Path(path, "cgroup.procs")).split()
+
+
+async def test_the_sandbox_dies_with_its_helper() -> None:
+    """Parent-death signal: SIGKILL the helper and the sandbox (a pid namespace) is gone too."""
+    async with (
+        open_checked_driver() as drv,
+        sandbox.start(drv, sandbox.Policy(), ["/bin/sh", "-c", "sleep 60 & exec sleep 60"]) as box,
+    ):
+        assert box.process.pid is not None
+        pidfd = os.pidfd_open(box.process.pid)
+        try:
+            os.kill(drv.helper_pid, signal.SIGKILL)
+            with anyio.fail_after(10):
+                await anyio.wait_readable(pidfd)  # readable once the process has exited
+        finally:
+            os.close(pidfd)
