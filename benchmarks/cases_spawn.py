@@ -256,3 +256,42 @@ async def spawn_alcovepy_seq(ctx: Context) -> float:
 )
 async def spawn_alcovepy_x16(ctx: Context) -> float:
     return await _rate(ctx.sizes.spawns, _alcovepy_spawn((await ctx.fixture(driver)).root), INFLIGHT)
+
+
+# Two setup steps that every sandbox has in some form: one request still.
+SETUP_STEPS = [("chdir", "/"), ("setrlimit", "RLIMIT_NOFILE", (256, 256))]
+
+
+def _alcovepy_clone_exec(root: alcovepy.Process) -> Callable[[], Awaitable[None]]:
+    async def one() -> None:
+        child = await root.clone_exec(0, [], SETUP_STEPS, TRUE, [TRUE])
+        if await child.wait() != 0:
+            raise RuntimeError(f"{TRUE} failed")
+
+    return one
+
+
+@case(
+    "spawn",
+    "alcovepy clone_exec (fork, 2 setup steps, exec: one request) + wait, sequential",
+    UNIT,
+    higher_is_better=True,
+    fixtures=(driver,),
+    baseline="spawn_c_vfork",
+    alcovepy=True,
+)
+async def spawn_alcovepy_setup_seq(ctx: Context) -> float:
+    return await _rate(ctx.sizes.spawns, _alcovepy_clone_exec((await ctx.fixture(driver)).root))
+
+
+@case(
+    "spawn",
+    f"alcovepy clone_exec (fork, 2 setup steps, exec: one request) + wait, {INFLIGHT} in flight",
+    UNIT,
+    higher_is_better=True,
+    fixtures=(driver,),
+    baseline="spawn_c_vfork",
+    alcovepy=True,
+)
+async def spawn_alcovepy_setup_x16(ctx: Context) -> float:
+    return await _rate(ctx.sizes.spawns, _alcovepy_clone_exec((await ctx.fixture(driver)).root), INFLIGHT)
