@@ -326,3 +326,19 @@ async def test_the_sandbox_dies_with_its_helper() -> None:
                 await anyio.wait_readable(pidfd)  # readable once the process has exited
         finally:
             os.close(pidfd)
+
+
+# What a dynamically linked /bin/true needs on x86_64 and aarch64 glibc (others are harmless extras).
+TRUE_SYSCALLS = (
+    "brk", "arch_prctl", "mmap", "mprotect", "munmap", "openat", "close", "fstat", "newfstatat", "read",
+    "pread64", "access", "faccessat", "set_tid_address", "set_robust_list", "rseq", "prlimit64", "getrandom",
+)  # fmt: skip
+
+
+async def test_a_seccomp_allow_list(drv: alcovepy.Driver) -> None:
+    """An allow list runs a program that keeps to it; without openat the loader is killed (SIGSYS)."""
+    allowed = await sandbox.run(drv, sandbox.Policy(seccomp_allow=TRUE_SYSCALLS), ["/bin/true"])
+    assert (allowed.returncode, allowed.reason) == (0, None), allowed
+    without = tuple(s for s in TRUE_SYSCALLS if s != "openat")
+    denied = await sandbox.run(drv, sandbox.Policy(seccomp_allow=without), ["/bin/true"])
+    assert (denied.returncode, denied.reason) == (-signal.SIGSYS, "seccomp")
