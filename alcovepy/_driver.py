@@ -72,7 +72,7 @@ PIPE_SIZE: Final = 1 << 20  # of the two pipes to the helper
 CHUNK_MAX: Final = 1 << 20  # default largest chunk a read returns: whole frames, unsplit
 STDIN_CHUNK: Final = 256 * 1024  # bytes per stdin request
 STDIN_WINDOW: Final = 4  # stdin requests in flight per pipeline
-FINISHED_KEPT: Final = 65536  # exit statuses kept for processes whose state was dropped
+FINISHED_KEPT: Final = 65536  # exit statuses (and untaken events) kept for processes whose state was dropped
 CLOSE_MARGIN: Final = 5.0  # seconds beyond the helper's grace before it is killed
 
 
@@ -169,8 +169,9 @@ class Driver(DriverCalls):
         self._router = Router()
         self._waiters: dict[int, _Waiter] = {}
         self._states: dict[tuple[int, ...], _PipeState] = {}
-        # pipelines gone and fully read, forgotten: their exit status, oldest first
-        self._finished: dict[tuple[int, ...], int | None] = {}
+        # pipelines gone and fully read, forgotten: their exit status and the
+        # events nobody took, oldest first (at most FINISHED_KEPT)
+        self._finished: dict[tuple[int, ...], tuple[int | None, tuple[Event, ...]]] = {}
         self._gates: dict[tuple[int, ...], set[anyio.Event]] = {}  # exec in flight -> watchers
         self._write_lock = anyio.Lock()
         self._leading = False  # a task is reading the helper's pipe
@@ -319,25 +320,31 @@ class Driver(DriverCalls):
         if state is None:
             state = self._states[pl] = _PipeState()
             if pl in self._finished:  # asked again about a process long gone
-                state.returncode = self._finished[pl]
+                state.returncode, events = self._finished.pop(pl)  # forgotten again later
+                state.events.extend(events)
                 state.lose()
         return state
 
     def _forget_if_done(self, pl: tuple[int, ...]) -> None:
-        """Drop the state of a process that is gone and whose output and
-        events were all taken, keeping only its exit status (bounded)."""
+        """Drop the state of a process that is gone and whose output was all
+        taken, keeping only its exit status and untaken events (bounded).
+
+        Untaken events are kept compactly rather than holding the whole
+        state: spawn then wait() (nobody asks for the ExitStatus event) is
+        the commonest pattern, and kept ~4 KB per process forever. A task
+        that still holds this state object (event() between its checkpoint
+        and its pop) looks the state up again, so nothing is taken twice."""
         state = self._states.get(pl)
         if (
             state is None
             or not state.gone
-            or state.events
             or state.watchers
             or state.stdin_lock.locked()
             or any(b.size or not b.eof for b in state.buffers)
         ):
             return
         del self._states[pl]
-        self._finished[pl] = state.returncode
+        self._finished[pl] = (state.returncode, tuple(state.events))
         if len(self._finished) > FINISHED_KEPT:
             del self._finished[next(iter(self._finished))]
 
@@ -451,9 +458,10 @@ class Driver(DriverCalls):
         while True:
             if state.events or state.gone or self._eof:
                 await anyio.lowlevel.checkpoint()  # cancelled here, nothing was taken
-                if state.events:
-                    return state.events.popleft()
-                if state.gone or self._eof:
+                current = self._state(pl)  # state may have been forgotten meanwhile: see _forget_if_done
+                if current.events:
+                    return current.events.popleft()
+                if current.gone or self._eof:
                     self._forget_if_done(pl)
                     return None
                 continue
