@@ -84,7 +84,6 @@ async def keep_alive(
     drv: alcovepy.Driver, name: str, argv: list[str], max_restarts: int | None, restarts: dict[str, int]
 ) -> None:
     """Run a worker again and again, with a backoff, until it has used its restarts."""
-    restarts[name] = 0
     delay = BACKOFF_FIRST
     while True:
         started = anyio.current_time()
@@ -109,15 +108,15 @@ async def stop_on_signals(scope: anyio.CancelScope) -> None:
 
 
 async def main(workers: int, max_restarts: int | None, duration: float | None, argv: list[str]) -> None:
-    restarts: dict[str, int] = {}
+    restarts = {f"worker-{i}": 0 for i in range(1, workers + 1)}
     async with alcovepy.open_driver() as drv:
         say("supervisor", f"keeping {workers} workers alive" + (f" for {duration} s" if duration else ""))
         with anyio.move_on_after(duration if duration is not None else float("inf")) as deadline:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(stop_on_signals, tg.cancel_scope)
                 async with anyio.create_task_group() as pool:
-                    for i in range(1, workers + 1):
-                        pool.start_soon(keep_alive, drv, f"worker-{i}", argv, max_restarts, restarts)
+                    for name in restarts:
+                        pool.start_soon(keep_alive, drv, name, argv, max_restarts, restarts)
                 say("supervisor", "every worker was given up")
                 tg.cancel_scope.cancel()
         if deadline.cancelled_caught:
