@@ -205,7 +205,7 @@ async def test_random_sigkills_with_calls_in_flight_at_every_depth(drv: alcovepy
     prefix of what was sent; victims report SIGKILL; the survivors keep
     answering; the helper's tree is empty once each round is closed."""
     rng = Seeded()
-    rounds, callers = scaled(10, 2), scaled(24, 4)
+    rounds, callers = scaled(16, 2), scaled(24, 4)
     for rnd in range(rounds):
         one = _Round(drv, f"{rng}, round {rnd}")
         with anyio.fail_after(60):
