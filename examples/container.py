@@ -10,15 +10,17 @@ runs it to its end. The default command is a shell script that looks
 around: its hostname, its pid, what / holds, the network interfaces and its
 cgroups. We print its output, exit status and resource usage.
 
-As root everything is required. Unprivileged, the namespaces come from a
-user namespace (where the kernel allows them); the cgroup limits are then
-best effort, since this user may not be allowed to create cgroups, and the
-ones left out are printed. Exits with the command's exit status.
+The namespaces are required: they come from root, or without it from an
+unprivileged user namespace where the kernel allows those. The cgroup
+limits are best effort: cgroups are only made below the helper's own, so
+they need a hierarchy that lets this user create them (cgroup v1, or v2
+with the controllers delegated to the helper's cgroup, which a fresh
+machine's login or service cgroup often is not). A limit left out is
+printed with the reason. Exits with the command's exit status.
 """
 
 from __future__ import annotations
 
-import os
 import shlex
 import sys
 
@@ -38,7 +40,7 @@ echo "cgroups: $(grep alcovepy /proc/self/cgroup | tr '\n' ' ')"
 if [ -d /sys/fs/cgroup ]; then
     echo "cgroup files: $(ls /sys/fs/cgroup | tr '\n' ' ')"
 else
-    echo "cgroup files: not visible (no /sys in here), but the pids limit is felt:"
+    echo "cgroup files: not visible (no /sys in here); the pids limit, tried:"
 fi
 started=$( (for i in $(seq 40); do sleep 0.5 & echo started; done) 2>/dev/null | grep -c started)
 echo "sleeps started at once: $started of 40"
@@ -67,17 +69,15 @@ def show(tag: str, data: bytes) -> None:
 
 
 async def main(command: list[str]) -> int:
-    root = os.geteuid() == 0
-    policy = sandbox.Policy(
-        memory=MEMORY,
-        pids=PIDS,
-        cpu=CPUS,
-        hostname="container",
-        best_effort=frozenset() if root else CGROUP_LIMITS,
-    )
+    policy = sandbox.Policy(memory=MEMORY, pids=PIDS, cpu=CPUS, hostname="container", best_effort=CGROUP_LIMITS)
     async with alcovepy.open_driver() as drv:
         report = await sandbox.probe(drv)
-        print(f"host: kernel {report.kernel}, {'root' if root else 'unprivileged'}, cgroups {report.cgroup.version}")
+        usable = [ctl for ctl in ("memory", "pids", "cpu") if report.unavailable(ctl) is None]
+        print(f"host: kernel {report.kernel}, {'root' if report.root else 'unprivileged'}")
+        print(f"cgroups: {report.cgroup.version}; controllers usable here: {', '.join(usable) or 'none'}")
+        for ctl in ("memory", "pids", "cpu"):
+            if ctl not in usable:
+                print(f"  {ctl}: {report.unavailable(ctl)}")
         print(f"limits: memory {MEMORY // MIB} MiB, {PIDS} processes, {CPUS} CPU")
         what = "the default script" if command[2:] == [SCRIPT] else shlex.join(command)
         print(f"running {what} in new user, pid, mount, net, uts and ipc namespaces")

@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import re
 import select
+import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from alcovepy._helper_path import helper_path
 from tests.conftest import children_of, descendants, proc_state
 from tests.integration.rootfs import needs_busybox, needs_root
 
@@ -65,13 +68,14 @@ def assert_nothing_left(example: subprocess.Popen[bytes] | int) -> None:
     assert not left, f"processes left behind by the example (pid: state): {left}"
 
 
-def run_example(name: str, *args: str) -> str:
+def run_example(name: str, *args: str, env: dict[str, str] | None = None) -> str:
     """Run examples/name to its end (exit status 0, nothing left behind); its stdout."""
     with subprocess.Popen(
         [sys.executable, str(EXAMPLES / name), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
+        env=env,
     ) as example:
         try:
             out, err = example.communicate(timeout=RUN_SECONDS)
@@ -229,7 +233,8 @@ def test_chroot_rlimits_example(anyio_backend: str) -> None:
 @needs_namespaces
 def test_container_example(anyio_backend: str) -> None:
     """The default script sees a hostname, pid 1, only loopback, a read-only root of
-    system directories and, as root, its cgroups and their pids limit."""
+    system directories and its cgroups with their pids limit, or is told why a
+    limit was left out on this host."""
     out = run_example("container.py", anyio_backend)
     assert "limits: memory 64 MiB, 32 processes, 0.5 CPU" in out
     assert "  [stdout] hostname: container\n" in out
@@ -243,14 +248,22 @@ def test_container_example(anyio_backend: str) -> None:
     assert "  [stdout] written to /tmp: hi\n" in out
     assert "exit status: 0\n" in out
     assert re.search(r"^usage: wall \d+\.\d+ s, cpu ", out, re.M)
-    if os.geteuid() == 0:
-        assert "degraded (left out, best effort): nothing\n" in out
-        assert re.search(r"\[stdout\] cgroups: .*\d+:pids:/\S*alcovepy-", out)
-        started = re.search(r"\[stdout\] sleeps started at once: (\d+) of 40", out)
-        assert started is not None
+    usable = re.search(r"^cgroups: (v1|v2|hybrid); controllers usable here: (.*)$", out, re.M)
+    assert usable is not None
+    applied = set() if usable[2] == "none" else set(usable[2].split(", "))
+    assert applied <= {"memory", "pids", "cpu"}
+    degraded = re.search(r"^degraded \(left out, best effort\): (.*)$", out, re.M)
+    assert degraded is not None
+    left_out = [ctl for ctl in ("memory", "pids", "cpu") if ctl not in applied]
+    assert degraded[1] == (", ".join(left_out) or "nothing")
+    for ctl in left_out:  # each with the reason
+        assert re.search(rf"^  {ctl}: \S", out, re.M), ctl
+    if applied:
+        assert re.search(r"\[stdout\] cgroups: .*alcovepy-", out)
+    started = re.search(r"\[stdout\] sleeps started at once: (\d+) of 40", out)
+    assert started is not None
+    if "pids" in applied:
         assert 0 < int(started[1]) < 32  # the pids limit: the shell and its pipeline count too
-    else:
-        assert "degraded (left out, best effort): " in out
 
 
 @needs_namespaces
@@ -270,6 +283,43 @@ def test_container_example_runs_a_given_command(anyio_backend: str) -> None:
     assert "  [stdout] pid 1\n" in out
     assert "exit status: 3\n" in out
     assert_nothing_left(example)
+
+
+def nobody_helper(base: Path) -> dict[str, str]:
+    """An environment whose ALCOVEPY_HELPER is a script running the packaged helper as
+    nobody (through setpriv): the examples then run unprivileged (skips when impossible)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to run the helper as nobody")
+    if shutil.which("setpriv") is None:
+        pytest.skip("needs setpriv (util-linux) to run the helper as nobody")
+    if not userns_allowed():
+        pytest.skip("needs unprivileged user namespaces (user.max_user_namespaces > 0)")
+    drop = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(helper_path())]
+    probe = subprocess.run([*drop, "--version"], capture_output=True, check=False, timeout=10)
+    if probe.returncode != 0:
+        pytest.skip(f"nobody cannot run the helper: {probe.stderr.decode()!r}")
+    wrapper = base / "helper-as-nobody"
+    wrapper.write_text(f'#!/bin/sh\nexec {shlex.join(drop)} "$@"\n')
+    wrapper.chmod(0o755)
+    return {**os.environ, "ALCOVEPY_HELPER": str(wrapper)}
+
+
+def test_container_example_unprivileged(anyio_backend: str, tmp_path: Path) -> None:
+    """With the helper as nobody, the namespaces come from a user namespace and the
+    cgroup limits this user may not make are left out, each with its reason."""
+    out = run_example("container.py", anyio_backend, env=nobody_helper(tmp_path))
+    assert out.startswith("host: kernel ")
+    assert ", unprivileged\n" in out
+    assert "  [stdout] pid: 1 (the first process of its pid namespace)\n" in out
+    assert "  [stdout] network interfaces: lo \n" in out
+    assert "  [stdout] ids: uid=0 gid=0 groups=0" in out  # root inside its user namespace only
+    assert "  [stdout] writing to /: refused (read-only root)\n" in out
+    assert "exit status: 0\n" in out
+    usable = re.search(r"^cgroups: \S+; controllers usable here: (.*)$", out, re.M)
+    assert usable is not None
+    applied = set() if usable[1] == "none" else set(usable[1].split(", "))
+    left_out = [ctl for ctl in ("memory", "pids", "cpu") if ctl not in applied]
+    assert f"degraded (left out, best effort): {', '.join(left_out) or 'nothing'}\n" in out
 
 
 # ---- examples/tcp_shell.py ---------------------------------------------------------
@@ -393,3 +443,24 @@ def test_supervisor_example_stops_on_sigterm(anyio_backend: str) -> None:
     assert "[supervisor] SIGTERM: stopping\n" in rest
     assert re.search(r"^\[supervisor\] done; restarts: ", rest, re.M)
     assert_nothing_left(example)
+
+
+def test_supervisor_example_unprivileged(anyio_backend: str, tmp_path: Path) -> None:
+    """With the helper as nobody, workers still run in sandboxes and are restarted."""
+    out = run_example(
+        "supervisor.py",
+        anyio_backend,
+        "--workers",
+        "1",
+        "--restarts",
+        "1",
+        "--",
+        "sh",
+        "-c",
+        "echo pid $$; id -u",
+        env=nobody_helper(tmp_path),
+    )
+    assert out.count("[worker-1] pid 1\n") == 2
+    assert out.count("[worker-1] 0\n") == 2  # uid 0 inside its user namespace
+    assert len(re.findall(r"^\[supervisor\] worker-1 started: <alcovepy\.Process \[\d+\]>", out, re.M)) == 2
+    assert out.endswith("[supervisor] done; restarts: worker-1 1\n")
