@@ -190,6 +190,38 @@ def receive_all(conn: socket.socket, seconds: float = 20) -> bytes:
     return data
 
 
+# ---- the README's first command ---------------------------------------------------
+
+README = EXAMPLES.parent / "README.md"
+# Lines of the README's output that depend on the host or the run.
+HOST_LINES = (
+    "host:",
+    "cgroups:",
+    "usage:",
+    "degraded",
+    "  [stdout] cgroups:",
+    "  [stdout] processes",
+    "  [stdout] sleeps",
+)
+
+
+@needs_namespaces
+def test_readme_first_command_runs_an_example_and_shows_its_output() -> None:
+    """The README's first command runs an example as written (default backend), and every
+    line of the output the README shows, but those naming this host, is in the real output."""
+    commands = re.search(r"```sh\n(.*?)```", README.read_text(), re.S)
+    assert commands is not None
+    first = next(line for line in commands[1].splitlines() if line and not line.startswith("#"))
+    example = re.fullmatch(r"python -m pip install \. && python examples/(\w+\.py)", first)
+    assert example is not None, first
+    shown = re.search(r"```text\n(.*?)```", README.read_text(), re.S)
+    assert shown is not None
+    out = [line.rstrip() for line in run_example(example[1]).splitlines()]
+    stable = [line.rstrip() for line in shown[1].splitlines() if not line.startswith(HOST_LINES)]
+    assert len(stable) >= 10
+    assert [line for line in stable if line not in out] == []
+
+
 # ---- examples/sandbox.py ---------------------------------------------------------
 
 
