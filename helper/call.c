@@ -311,9 +311,16 @@ int ah_arg_steps(struct ah_call *c, struct ah_steps *s)
         if (ah_mp_peek(&c->args) != AH_MP_ARRAY || ah_mp_skip(&c->args))
             return bad(c, "steps[%u]: expected an argument list", i);
         if (two == 3) {
-            struct ah_ints ok;
-            if (ah_arg_ints(c, 0, 4095, &ok))
-                return -1;
+            /* Checked in place, not stored: ah_arg_ints takes an arena slot,
+             * and with one per step 64 tolerant steps (of the 256 allowed)
+             * exhausted the arena, which ends the process (ah_die). */
+            uint32_t nok;
+            int64_t ok;
+            if (ah_mp_read_array(&c->args, &nok))
+                return bad(c, "steps[%u]: expected a list of tolerated errnos", i);
+            for (uint32_t k = 0; k < nok; k++)
+                if (ah_arg_int(c, 0, 4095, &ok))
+                    return -1;
         }
     }
     return 0;
@@ -333,6 +340,12 @@ static int dispatch_def(struct ah_call *c, const struct ah_call_def *def, const 
     unsigned id = (unsigned)def->id;
     uint32_t nargs;
     int st;
+    /* The arguments must be one msgpack value with nothing after it, and
+     * this is checked before the call runs: checked only after, a call with
+     * trailing bytes took effect and was then answered BADARG. */
+    struct ah_mp whole = c->args;
+    if (ah_mp_skip(&whole) || whole.p != whole.end)
+        return ah_badarg(c, "%s: malformed arguments or trailing bytes after them", def->name);
     if (ah_mp_read_array(&c->args, &nargs) || nargs != (uint32_t)def->nargs)
         return ah_badarg(c, "%s takes %d arguments", def->name, def->nargs);
     if (filter[id / 8] & (1u << (id % 8))) {
@@ -386,6 +399,8 @@ int ah_call_run_steps(const struct ah_steps *s, const uint8_t *filter, struct ah
         ah_buf_clear(&scratch);
         errno = 0;
         int st = dispatch_def(&c, def, filter, &saved_errno);
+        for (size_t k = 0; k < c.narena; k++) /* the step's decoded arguments, as ah_call_run frees them */
+            free(c.arena[k]);
         for (uint32_t k = 0; st != AH_ST_OK && k < ntolerated; k++) {
             int64_t ok = -1;
             (void)ah_mp_read_int(&tolerated, &ok);
@@ -397,9 +412,11 @@ int ah_call_run_steps(const struct ah_steps *s, const uint8_t *filter, struct ah
             r->status = st == AH_NOREPLY ? AH_ST_BADARG : st;
             r->err = saved_errno ? saved_errno : EIO;
             snprintf(r->msg, sizeof(r->msg), "%s%s%.80s", def->name, c.err[0] ? ": " : "", c.err);
+            ah_buf_free(&scratch);
             return -1;
         }
     }
+    ah_buf_free(&scratch); /* the steps' reply values were never needed */
     return 0;
 }
 

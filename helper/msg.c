@@ -213,10 +213,55 @@ static void put_len(struct ah_buf *b, uint8_t fix, uint8_t m8, uint8_t m16, uint
     }
 }
 
+/* The length of the well-formed UTF-8 sequence at p (n bytes left), or 0:
+ * no overlongs, no surrogates, nothing above U+10FFFF (RFC 3629). */
+static size_t utf8_seq(const uint8_t *p, size_t n)
+{
+    uint8_t c = p[0], lo = 0x80, hi = 0xbf;
+    size_t len;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        lo = c == 0xe0 ? 0xa0 : 0x80;
+        hi = c == 0xed ? 0x9f : 0xbf;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        lo = c == 0xf0 ? 0x90 : 0x80;
+        hi = c == 0xf4 ? 0x8f : 0xbf;
+    } else {
+        return 0;
+    }
+    if (n < len || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if (p[i] < 0x80 || p[i] > 0xbf)
+            return 0;
+    return len;
+}
+
+/* A msgpack str is UTF-8, and the Driver refuses one that is not as a fatal
+ * protocol error. Messages quote the caller's bytes (a path, a constant
+ * name) and snprintf may cut them mid-character, so each byte that does not
+ * begin a well-formed sequence is sent as '?': same length, always valid. */
 void ah_mp_put_str(struct ah_buf *b, const char *s, size_t n)
 {
+    const uint8_t *p = (const uint8_t *)s;
+    size_t done = 0, i = 0;
     put_len(b, 0xa0, 0xd9, 0xda, 0xdb, n);
-    ah_buf_append(b, s, n);
+    while (i < n) {
+        size_t k = utf8_seq(p + i, n - i);
+        if (k > 0) {
+            i += k;
+            continue;
+        }
+        ah_buf_append(b, p + done, i - done);
+        ah_buf_put_u8(b, '?');
+        done = ++i;
+    }
+    ah_buf_append(b, p + done, n - done);
 }
 
 void ah_mp_put_cstr(struct ah_buf *b, const char *s) { ah_mp_put_str(b, s, strlen(s)); }

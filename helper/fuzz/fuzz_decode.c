@@ -10,7 +10,10 @@
  *
  * What is not real: every call body (ah_call_<name>) is a stub generated
  * from gen/calls.h by the Makefile (fuzz/build/call_stubs.h), so no input
- * can fork, exec, kill or chdir; the helper has three fake children whose
+ * can fork, exec, kill or chdir (fork, clone, kill and the execs are also
+ * replaced by functions that abort, so a path that escapes the stubs is a
+ * crash); clone_exec's stub still decodes and runs its setup steps against
+ * the stubs, as its child would; the helper has three fake children whose
  * only pipe is stdin, either unopened or on /dev/null; and ah_die
  * is wrapped (-Wl,--wrap=ah_die) so a protocol exit (101) ends the input
  * the way the real helper would end, instead of ending the fuzzer.
@@ -24,7 +27,9 @@
 #include "../loop.c" /* first: it defines _GNU_SOURCE; brings route() */
 
 #include <fcntl.h>
+#include <sched.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,15 +52,26 @@ _Noreturn void __wrap_ah_die(int code, const char *fmt, ...);
 /* ---- stubs for the call bodies ----------------------------------------- */
 
 static volatile uint8_t sink;
+static bool in_steps;     /* clone_exec's steps are running (they have no reqid) */
+static unsigned step_seq; /* so their stubs still answer all four ways */
+
+static void touch(const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++)
+        sink ^= b[i];
+}
 
 /* Read the decoded arguments (so ASan checks them) and answer in one of the
  * four ways a real call can, chosen by the request id. */
+static int stub_ran; /* the answer of the frame's (top-level) stub, or -2 */
+
 static int fuzz_stub(struct ah_call *c, const void *args, size_t size)
 {
-    const uint8_t *p = args;
-    for (size_t i = 0; i < size; i++)
-        sink ^= p[i];
-    switch (c->reqid % 4) {
+    touch(args, size);
+    if (!in_steps)
+        stub_ran = (int)(c->reqid % 4);
+    switch ((in_steps ? step_seq++ : c->reqid) % 4) {
     case 0:
         ah_mp_put_nil(c->out);
         return AH_ST_OK;
@@ -69,7 +85,73 @@ static int fuzz_stub(struct ah_call *c, const void *args, size_t size)
     }
 }
 
+/* clone_exec's stub does what the real call does with its arguments before
+ * and after the fork, minus the fork: it reads every write, and it runs the
+ * steps through ah_call_run_steps, so each step's arguments go through its
+ * own call's decoders, the filter check and the tolerated-errno loop (the
+ * steps' bodies are stubs too). The generated stub becomes the tail. */
+int fuzz_stub_clone_exec(struct ah_call *c, const struct ah_args_clone_exec *a);
+#define ah_call_clone_exec fuzz_stub_clone_exec
 #include "fuzz/build/call_stubs.h"
+#undef ah_call_clone_exec
+
+int ah_call_clone_exec(struct ah_call *c, const struct ah_args_clone_exec *a)
+{
+    struct ah_setup_report r;
+    for (uint32_t i = 0; i < a->writes.n; i++) {
+        touch(a->writes.path[i].p, a->writes.path[i].len);
+        touch(a->writes.data[i].p, a->writes.data[i].len);
+    }
+    memset(&r, 0, sizeof(r));
+    in_steps = true;
+    step_seq = c->reqid;
+    if (ah_call_run_steps(&a->steps, ah_self.filter_children, &r) < 0) {
+        CHECK(r.step >= 0 && (uint32_t)r.step < a->steps.n && r.status != AH_ST_OK);
+        CHECK(memchr(r.msg, 0, sizeof(r.msg)) != NULL);
+    }
+    in_steps = false;
+    return fuzz_stub_clone_exec(c, a);
+}
+
+/* ---- nothing may leave the process -------------------------------------- */
+
+/* Every call body is a stub, so no input should reach these; if one does (a
+ * path outside the call bodies that forks, execs or signals), this binary
+ * aborts instead of doing it. They take the place of libc's (and of the
+ * sanitizers' weak interceptors) at link time. */
+static _Noreturn void escaped(const char *what)
+{
+    fprintf(stderr, "fuzz_decode: %s reached outside a stub\n", what);
+    abort();
+}
+
+pid_t fork(void) { escaped("fork"); }
+pid_t vfork(void) { escaped("vfork"); }
+int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
+{
+    (void)fn, (void)stack, (void)flags, (void)arg;
+    escaped("clone");
+}
+int kill(pid_t pid, int sig)
+{
+    (void)pid, (void)sig;
+    escaped("kill");
+}
+int execve(const char *path, char *const argv[], char *const envp[])
+{
+    (void)path, (void)argv, (void)envp;
+    escaped("execve");
+}
+int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+    (void)file, (void)argv, (void)envp;
+    escaped("execvpe");
+}
+int fexecve(int fd, char *const argv[], char *const envp[])
+{
+    (void)fd, (void)argv, (void)envp;
+    escaped("fexecve");
+}
 
 /* ---- protocol exits ---------------------------------------------------- */
 
@@ -125,6 +207,57 @@ struct reply {
     uint8_t status;
 };
 
+/* Well-formed UTF-8, decoded rather than pattern-matched (msg.c does the
+ * latter, so the oracle does not share its mistakes). */
+static bool utf8_ok(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        uint32_t c = p[i], need, min;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if ((c & 0xe0) == 0xc0)
+            need = 1, min = 0x80, c &= 0x1f;
+        else if ((c & 0xf0) == 0xe0)
+            need = 2, min = 0x800, c &= 0x0f;
+        else if ((c & 0xf8) == 0xf0)
+            need = 3, min = 0x10000, c &= 0x07;
+        else
+            return false;
+        if (n - i - 1 < need)
+            return false;
+        for (uint32_t k = 1; k <= need; k++) {
+            if ((p[i + k] & 0xc0) != 0x80)
+                return false;
+            c = (c << 6) | (p[i + k] & 0x3f);
+        }
+        if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+            return false;
+        i += need + 1;
+    }
+    return true;
+}
+
+/* Every str in the (well-formed) value v is UTF-8: the Driver refuses a
+ * reply that has one that is not, as a fatal protocol error. */
+static bool strs_ok(struct ah_mp *v)
+{
+    const uint8_t *d;
+    uint32_t n;
+    uint8_t c = *v->p;
+    if ((c >= 0xa0 && c <= 0xbf) || (c >= 0xd9 && c <= 0xdb))
+        return ah_mp_read_bytes(v, &d, &n) == 0 && utf8_ok(d, n);
+    if (ah_mp_peek(v) != AH_MP_ARRAY)
+        return ah_mp_skip(v) == 0;
+    if (ah_mp_read_array(v, &n))
+        return false;
+    for (uint32_t i = 0; i < n; i++)
+        if (!strs_ok(v))
+            return false;
+    return true;
+}
+
 /* Parse the output as REPLY frames; returns how many, the first in *r. */
 static int parse_replies(const uint8_t *p, size_t n, struct reply *r)
 {
@@ -139,6 +272,8 @@ static int parse_replies(const uint8_t *p, size_t n, struct reply *r)
         CHECK(len >= hdr + 5);
         struct ah_mp v = {f + hdr + 5, f + len};
         CHECK(ah_mp_skip(&v) == 0 && v.p == v.end); /* exactly one value */
+        v.p = f + hdr + 5;
+        CHECK(strs_ok(&v));
         CHECK(f[hdr + 4] <= AH_ST_FILTERED);
         if (count++ == 0)
             *r = (struct reply){f[1], f[1] ? ah_get_u32(f + 2) : 0, ah_get_u32(f + hdr), f[hdr + 4]};
@@ -158,10 +293,10 @@ static bool known_call(unsigned id)
 
 /* The frame went down to a child: written to /dev/null if its stdin is
  * open, else waiting in its queue, one pid shorter. (A loop child whose
- * stdin is closed, QUEUE_PID, is shutting down: frames for it get NOPROC.) */
-static void check_forwarded(uint32_t pid, const uint8_t *f, uint32_t len)
+ * stdin is closed, QUEUE_PID from the start or LOOP_PID after a CLOSE_STDIN
+ * earlier in the input, is shutting down: frames for it get NOPROC.) */
+static void check_forwarded(const struct ah_child *c, const uint8_t *f, uint32_t len)
 {
-    const struct ah_child *c = &fake[pid - QUEUE_PID];
     const struct ah_buf *q = &c->in_q;
     CHECK(c->in_queued == len);
     if (c->fd_in >= 0) {
@@ -185,17 +320,21 @@ static void check_outcome(const uint8_t *f, uint32_t len)
     size_t out_len = ah_buf_len(&ah_self.out); /* no head before the first byte: data is NULL */
     int n = out_len ? parse_replies(ah_buf_head(&ah_self.out), out_len, &r) : 0;
     uint32_t pid0 = depth ? ah_get_u32(f + 2) : 0;
+    /* the state the frame found: routing it changes neither mode nor fd_in */
+    const struct ah_child *ch = pid0 >= QUEUE_PID && pid0 < QUEUE_PID + NFAKE ? &fake[pid0 - QUEUE_PID] : NULL;
 
     if (depth == 0 && type == AH_F_CALL) {
         CHECK(n <= 1 && (n == 1 || reqid % 4 == 3));
+        if (stub_ran == 0) /* a call that ran and succeeded is answered so, not refused after the fact */
+            CHECK(n == 1 && r.status == AH_ST_OK);
         if (n == 1 && !known_call(ah_get_u16(body + 4)))
             CHECK(r.status == AH_ST_UNKNOWN_CALL);
     } else if (depth == 0) {
         CHECK(n == (answers ? 1 : 0) && (!answers || r.status == AH_ST_BADARG));
-    } else if (pid0 == LOOP_PID && (depth > 1 || type == AH_F_CALL)) {
+    } else if (ch != NULL && ch->mode == AH_MODE_LOOP && ch->fd_in >= 0 && (depth > 1 || type == AH_F_CALL)) {
         CHECK(n == 0);
-        check_forwarded(pid0, f, len);
-    } else if (pid0 >= QUEUE_PID && pid0 < QUEUE_PID + NFAKE && depth == 1 && type != AH_F_CALL) {
+        check_forwarded(ch, f, len);
+    } else if (ch != NULL && depth == 1 && type != AH_F_CALL) {
         CHECK(n == (answers ? 1 : 0));
         if (n)
             CHECK(r.depth == 1 && r.pid == pid0);
@@ -221,6 +360,7 @@ static bool route_one(const uint8_t *frame, uint32_t len)
         fake[i].in_queued = 0;
         fake[i].nacks = 0;
     }
+    stub_ran = -2;
     if (setjmp(die_env) == 0) {
         route(f, len);
         served = true;

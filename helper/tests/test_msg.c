@@ -176,8 +176,8 @@ static void check_bytes(int is_str, size_t n)
 {
     const char *kind = is_str ? "str" : "bin";
     uint8_t *payload = calloc(1, n ? n : 1);
-    for (size_t i = 0; i < n; i++)
-        payload[i] = (uint8_t)(i * 7 + 3);
+    for (size_t i = 0; i < n; i++) /* printable ASCII: a str must be UTF-8 (see test_str_utf8) */
+        payload[i] = (uint8_t)(is_str ? ' ' + (i * 7 + 3) % 95 : i * 7 + 3);
     struct ah_buf b = {0};
     if (is_str)
         ah_mp_put_str(&b, (const char *)payload, n);
@@ -236,6 +236,29 @@ static void test_bytes(void)
 }
 
 /* ---- arrays, nil, bool ------------------------------------------------- */
+
+/* A str is sent as UTF-8: each byte that does not begin a well-formed
+ * sequence becomes '?', so the length stays the same. */
+static void check_str(const char *in, size_t n, const char *want, const char *what)
+{
+    struct ah_buf b = {0};
+    ah_mp_put_str(&b, in, n);
+    const uint8_t *p = ah_buf_head(&b);
+    ok(ah_buf_len(&b) == n + 1 && p[0] == (0xa0 | n) && memcmp(p + 1, want, n) == 0, "put_str of %s", what);
+    ah_buf_free(&b);
+}
+
+static void test_str_utf8(void)
+{
+    check_str("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+              "well-formed UTF-8: unchanged");
+    check_str("/tmp/\xff\xfe", 7, "/tmp/??", "bytes that are never UTF-8");
+    check_str("ab\xe2\x82", 4, "ab??", "a sequence cut short (snprintf truncation)");
+    check_str("\xc0\xaf\xe0\x80\xaf", 5, "?????", "overlong forms");
+    check_str("\xed\xa0\x80", 3, "???", "a UTF-16 surrogate");
+    check_str("\xf4\x90\x80\x80", 4, "????", "above U+10FFFF");
+    check_str("\x80" "a\xbf", 3, "?a?", "stray continuation bytes");
+}
 
 static void test_array(void)
 {
@@ -416,6 +439,7 @@ int main(void)
     test_int_roundtrip();
     test_int_raw();
     test_bytes();
+    test_str_utf8();
     test_array();
     test_nil_bool();
     test_peek();
