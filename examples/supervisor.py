@@ -85,14 +85,17 @@ async def keep_alive(
     delay = BACKOFF_FIRST
     while True:
         started = anyio.current_time()
-        status = await run_once(drv, name, argv)
+        try:
+            outcome = f"exited with status {await run_once(drv, name, argv)}"
+        except OSError as exc:  # the kernel refused a start (out of processes...): a death like another
+            outcome = f"could not start ({exc})"
         if max_restarts is not None and restarts[name] >= max_restarts:
-            say("supervisor", f"{name} exited with status {status}; giving up after {restarts[name]} restarts")
+            say("supervisor", f"{name} {outcome}; giving up after {restarts[name]} restarts")
             return
         if anyio.current_time() - started > STABLE:
             delay = BACKOFF_FIRST  # it ran well for a while: a fresh start
         restarts[name] += 1
-        say("supervisor", f"{name} exited with status {status}; restart {restarts[name]} in {delay:.1f} s")
+        say("supervisor", f"{name} {outcome}; restart {restarts[name]} in {delay:.1f} s")
         await anyio.sleep(delay)  # the backoff itself, not a synchronisation
         delay = min(delay * 2, BACKOFF_MAX)
 

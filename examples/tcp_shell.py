@@ -35,8 +35,6 @@ SHELL = ["sh", "-i"]
 # The cgroup limits are best effort: a host may not let this user create cgroups
 # (unprivileged, or cgroup v2 without controllers delegated to the helper's cgroup).
 POLICY = sandbox.Policy(hostname="tcp-shell", pids=64, memory=128 << 20, best_effort=frozenset({"memory", "pids"}))
-
-
 # After the client's end of input, how long the shell may still run (and send output).
 GRACE_SECONDS = 3.0
 GONE = (anyio.BrokenResourceError, anyio.ClosedResourceError)
@@ -108,7 +106,10 @@ async def main(port: int, once: bool) -> None:
                     async def handle(client: anyio.abc.SocketStream) -> None:
                         if once:
                             accepting.cancel()  # no more connections
-                        await serve(drv, client)
+                        try:
+                            await serve(drv, client)
+                        except (sandbox.SandboxUnavailable, OSError) as exc:  # this connection only
+                            print(f"a connection got no sandbox: {exc}", flush=True)
 
                     await listener.serve(handle, task_group=connections)
             tg.cancel_scope.cancel()  # --once: served; stop watching signals
