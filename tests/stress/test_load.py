@@ -326,6 +326,7 @@ async def test_a_thousand_programs_ignoring_sigterm_end_with_the_driver(kill_log
         assert anyio.current_time() - closing < 30, str(rng)  # the grace, then the kill: seconds at most
     left = {p: s for p in tree if (s := proc_state(p)) is not None}
     assert not left, f"{rng}: left behind (pid: state): {left}"
+    assert log.exists(), "the kill(2) logger was not loaded into the helper (LD_PRELOAD ignored: a static build?)"
     kills = [tuple(int(x) for x in line.split()) for line in log.read_text().splitlines()]
     assert len(kills) >= n, str(rng)  # every program was signalled (SIGTERM, then SIGKILL)
     strangers = sorted({target for _killer, target, _sig in kills} - tree)
