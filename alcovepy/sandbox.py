@@ -294,6 +294,32 @@ def _mount_flags(mountinfo: str, path: str) -> list[str]:
     return flags
 
 
+def _submounts(mountinfo: str, path: str) -> list[str]:
+    """Mount points strictly below path, outermost first: a recursive bind copies them all."""
+    below: set[str] = set()
+    prefix = path.rstrip("/") + "/"
+    for line in mountinfo.splitlines():
+        fields = line.split(" - ")[0].split()
+        if len(fields) >= 5:
+            point = fields[4].replace("\\040", " ")
+            if point.startswith(prefix):
+                below.add(point)
+    return sorted(below, key=lambda p: (p.count("/"), p))
+
+
+def _read_only(mountinfo: str, source: str, target: str) -> list[tuple[object, ...]]:
+    """Remount a recursive bind of source at target read-only, every mount in it.
+
+    A remount changes one mount only: each mount copied from below source is
+    remounted too, with the flags of its own (locked in a user namespace).
+    """
+    steps: list[tuple[object, ...]] = [("mount", "none", target, "", _mount_flags(mountinfo, source), b"")]
+    for point in _submounts(mountinfo, source):
+        inner = target.rstrip("/") + point[len(source.rstrip("/")) :]
+        steps.append(("mount", "none", inner, "", _mount_flags(mountinfo, point), b""))
+    return steps
+
+
 def _mkdirs(path: str, made: set[str]) -> list[Step]:
     """mkdir -p inside the new root (which starts empty or is the user's)."""
     steps: list[Step] = []
@@ -354,7 +380,7 @@ async def _filesystem(
             steps.append(Step("open", "/newroot" + target, ["O_WRONLY", "O_CREAT", "O_CLOEXEC"], 0o644))
         steps.append(("mount", "/oldroot" + bind.source, "/newroot" + target, "", ["MS_BIND", "MS_REC"], b""))
         if not bind.writable:
-            steps.append(("mount", "none", "/newroot" + target, "", _mount_flags(mountinfo, bind.source), b""))
+            steps += _read_only(mountinfo, bind.source, "/newroot" + target)
     marks.append((len(steps), "tmpfs"))
     for path in policy.tmpfs if "tmpfs" in use else ():
         steps += _mkdirs(path, made)
@@ -375,11 +401,10 @@ async def _filesystem(
         steps.append(("symlink", "/proc/self/fd/1", "/newroot/dev/stdout"))
         steps.append(("symlink", "/proc/self/fd/2", "/newroot/dev/stderr"))
     marks.append((len(steps), "root"))
-    if not policy.root_writable:
-        flags = ["MS_REMOUNT", "MS_RDONLY", "MS_NOSUID", "MS_NODEV"]
-        if policy.root is not None:
-            flags = _mount_flags(mountinfo, policy.root)
-        steps.append(("mount", "none", "/newroot", "", flags, b""))
+    if not policy.root_writable and policy.root is None:
+        steps.append(("mount", "none", "/newroot", "", ["MS_REMOUNT", "MS_RDONLY", "MS_NOSUID", "MS_NODEV"], b""))
+    elif not policy.root_writable and policy.root is not None:
+        steps += _read_only(mountinfo, policy.root, "/newroot")
     steps += [
         ("umount2", "/oldroot", "MNT_DETACH"),
         ("chdir", "/newroot"),

@@ -780,6 +780,8 @@ void ah_child_on_exit(struct ah_child *c, int status)
     c->status = status;
     while (c->fd_ctl >= 0 && c->ctl == AH_CTL_OPEN)
         ah_child_on_ctl(c); /* the process is gone: this ends in EOF */
+    if (c->setup && c->exit_waited)
+        return; /* its clone_exec failed and was answered: the caller never learned its pid */
     if (c->setup && c->mode == AH_MODE_EXEC_PENDING) { /* died during setup, e.g. killed by a seccomp step */
         c->report = (struct ah_setup_report){-1, AH_ST_ERRNO, ECHILD, ""};
         snprintf(c->report.msg, sizeof(c->report.msg), "died during setup (wait status %d)", status);

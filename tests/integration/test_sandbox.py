@@ -342,3 +342,19 @@ async def test_a_seccomp_allow_list(drv: alcovepy.Driver) -> None:
     without = tuple(s for s in TRUE_SYSCALLS if s != "openat")
     denied = await sandbox.run(drv, sandbox.Policy(seccomp_allow=without), ["/bin/true"])
     assert (denied.returncode, denied.reason) == (-signal.SIGSYS, "seccomp")
+
+
+@needs_root
+async def test_read_only_binds_are_read_only_all_the_way_down(drv: alcovepy.Driver, tmp_path: Path) -> None:
+    """A mount nested below a read-only bind's source is read-only in the sandbox too."""
+    inner = tmp_path / "outer" / "inner"
+    inner.mkdir(parents=True)
+    mounter = await drv.root.fork()
+    await mounter.mount("tmpfs", str(inner), "tmpfs", 0, b"")  # a host mount below the bind's source
+    try:
+        policy = sandbox.Policy(binds=(sandbox.Bind(str(tmp_path / "outer"), "/outer"),))
+        done = await sh(drv, "echo x > /outer/inner/f; echo y > /outer/g; ls /outer/inner", policy)
+        assert done.stderr.count(b"Read-only file system") == 2, done.stderr
+        assert done.stdout == b""
+    finally:
+        await mounter.umount(str(inner))

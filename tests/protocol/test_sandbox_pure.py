@@ -98,3 +98,14 @@ def test_completed_reports_the_signal() -> None:
     """Completed.signal is the killing signal, None for an exit."""
     assert sandbox.Completed(-9, b"", b"").signal == 9
     assert sandbox.Completed(3, b"", b"").signal is None
+
+
+def test_read_only_covers_every_nested_mount() -> None:
+    """A read-only bind of / remounts each mount below it too, with that mount's own locked flags."""
+    steps = sandbox._read_only(HYBRID_MOUNTINFO, "/sys/fs/cgroup", "/newroot/cg")
+    targets = [step[2] for step in steps]
+    assert targets[0] == "/newroot/cg"
+    assert set(targets[1:]) == {f"/newroot/cg/{c}" for c in ("cpu", "cpuacct", "memory", "pids", "unified")}
+    assert steps[1][4] == ["MS_BIND", "MS_REMOUNT", "MS_RDONLY", "MS_NOSUID", "MS_NODEV", "MS_NOEXEC", "MS_RELATIME"]
+    assert sandbox._submounts(HYBRID_MOUNTINFO, "/mnt") == ["/mnt/my disk"]
+    assert sandbox._submounts(HYBRID_MOUNTINFO, "/tmp") == []
