@@ -328,7 +328,8 @@ async def test_a_program_under_another_uid_cannot_signal_or_inspect_its_control_
 ) -> None:
     """What a sandboxed program can reach: dropped to another uid in its setup
     steps, it can neither signal its control process nor read its /proc
-    environ, fds or memory (ptrace access checks)."""
+    environ, fds or memory, nor open its request pipe through /proc (ptrace
+    access checks). With the helper's uid it could do all of these."""
     nobody = 65534
     steps: list[tuple[object, ...]] = [
         ("setgroups", []),
@@ -339,12 +340,13 @@ async def test_a_program_under_another_uid_cannot_signal_or_inspect_its_control_
         'kill -TERM $PPID 2>/dev/null; echo "kill $?"; '
         'cat /proc/$PPID/environ >/dev/null 2>&1; echo "environ $?"; '
         'ls /proc/$PPID/fd >/dev/null 2>&1; echo "fd $?"; '
-        'head -c1 /proc/$PPID/mem >/dev/null 2>&1; echo "mem $?"'
+        'head -c1 /proc/$PPID/mem >/dev/null 2>&1; echo "mem $?"; '
+        '(: > /proc/$PPID/fd/0) 2>/dev/null; echo "requests $?"'  # opening its request pipe writes nothing
     )
     for parent in (drv.root, await drv.root.fork()):
         prog = await parent.clone_exec(0, [], steps, _which("sh"), ["sh", "-c", script], ["PATH=/usr/bin:/bin"])
         results = dict(line.split() for line in (await output_of(prog)).decode().splitlines())
-        assert set(results) == {"kill", "environ", "fd", "mem"}
+        assert set(results) == {"kill", "environ", "fd", "mem", "requests"}
         assert all(status != "0" for status in results.values()), results
         assert await parent.getpid() == (parent.pid or drv.helper_pid)
 
