@@ -53,6 +53,11 @@ async def test_helper_sigkilled_fails_pending_calls_and_ends_streams() -> None:
         await drv.execvp([p1, p2, deep_cat], "/bin/cat", ["cat"])
         to_exec = await drv.fork([p1, p2])
         await drv.kill([], p1, "SIGSTOP")  # nothing through p1 is answered from now on
+        for _ in range(5000):  # stopped for sure: only then does the helper's death SIGHUP+SIGCONT it
+            if proc_state(p1) == "T":
+                break
+            await anyio.sleep(0.001)
+        assert proc_state(p1) == "T"
         tree = descendants(drv.helper_pid) | {drv.helper_pid}
         assert {p1, p2, cat.pid, deep_cat} <= tree
 
