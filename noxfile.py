@@ -74,6 +74,8 @@ def fuzz(session: nox.Session) -> None:
     """Build the libFuzzer target and run it from the seed corpus for a bounded time."""
     seconds = session.posargs[0] if session.posargs else "60"
     session.run("make", "-C", str(HELPER), "fuzz")
+    session.run("python", "helper/fuzz/make_corpus.py", "--check", external=True)  # the seeds match the table
+    session.run(str(FUZZ / "fuzz_decode"), "-runs=0", str(FUZZ / "regressions"))  # every fixed crash stays fixed
     work = FUZZ / "build" / "corpus"  # new inputs go here; the committed seeds stay as they are
     work.mkdir(parents=True, exist_ok=True)
     session.run(

@@ -479,6 +479,8 @@ async def _compile(drv: Driver, report: HostReport, policy: Policy, cg: cgroups.
     def section(mechanism: str) -> None:
         marks.append((len(steps), mechanism))
 
+    section("session")
+    steps.append(("setsid",))  # no controlling terminal: no TIOCSTI into the caller's session
     section("uts")
     if "uts" in use:
         steps.append(("sethostname", policy.hostname))
