@@ -568,9 +568,18 @@ class Sandbox:
         return await self._cgroups.stats()
 
     async def kill(self) -> None:
-        """SIGKILL the program (with a pid namespace: everything in it)."""
-        with contextlib.suppress(ProcessLookupError):
-            await self._drv.kill(self.process.pipeline[:-1], self.process.pid or 0, signal.SIGKILL)
+        """SIGKILL the program and its process group (with a pid namespace: everything in it).
+
+        The program leads its own session and group (a setup step), so the
+        group is what it started, unless something moved itself out; cgroups,
+        when used, catch those too.
+        """
+        pid = self.process.pid or 0
+        for target in (pid, -pid):
+            # Right after its exit the pid (and group id) cannot have been
+            # reused: the kernel hands pids out cyclically over pid_max.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                await self._drv.kill(self.process.pipeline[:-1], target, signal.SIGKILL)
 
 
 @contextlib.asynccontextmanager
@@ -666,6 +675,8 @@ async def run(
                 timed_out = True
                 await box.kill()
                 returncode = await proc.wait()
+            else:  # what it left running in its group would hold its output open: end it
+                await box.kill()
         stats = await box.stats()
         wall = time.monotonic() - box.started
     reason = None

@@ -366,3 +366,18 @@ async def test_the_program_leads_its_own_session(drv: alcovepy.Driver) -> None:
     session, tty = done.stdout.decode().split("\n")[0].split()
     assert (session, tty) == ("1", "0")  # session id = its own pid (1), tty_nr 0
     assert b"No such device or address" in done.stderr  # ENXIO: it has no controlling terminal
+
+
+async def test_without_a_pid_namespace_the_subtree_still_ends(drv: alcovepy.Driver) -> None:
+    """pid=False: what the program left running in its group is killed when the sandbox ends."""
+    done = await sh(drv, "sleep 60 & echo $!", sandbox.Policy(pid=False, proc=False))
+    left = int(done.stdout)
+    try:
+        pidfd = os.pidfd_open(left)
+    except ProcessLookupError:
+        return  # already gone and reaped
+    try:
+        with anyio.fail_after(10):
+            await anyio.wait_readable(pidfd)  # readable once it has exited
+    finally:
+        os.close(pidfd)
