@@ -168,6 +168,19 @@ class Completed(msgspec.Struct, frozen=True):
         return -self.returncode if self.returncode < 0 else None
 
 
+_NS_KINDS = ("cgroup", "ipc", "mnt", "net", "pid", "pid_for_children", "time", "time_for_children", "user", "uts")
+
+
+async def _has_ns(drv: Driver, kind: str) -> bool:
+    """Whether the kernel has namespaces of kind (a link in /proc/self/ns; the
+    directory itself cannot be listed by a non-dumpable process that is not root)."""
+    try:
+        await drv.readlink([], f"/proc/self/ns/{kind}")
+    except FileNotFoundError:
+        return False
+    return True
+
+
 def _kernel_at_least(release: str, want: tuple[int, int]) -> bool:
     parts = []
     for piece in release.split(".")[:2]:
@@ -180,7 +193,7 @@ async def probe(drv: Driver) -> HostReport:
     """Find out what this host lets a sandbox use, by asking (and trying) through the helper."""
     release = (await _hostfs.read_text(drv, "/proc/sys/kernel/osrelease") or "").strip()
     root = await drv.getuid([]) == 0 and (await drv.getresuid([]))[1] == 0
-    kinds = tuple(sorted(n.decode() for n in await drv.readdir([], "/proc/self/ns") if not n.startswith(b".")))
+    kinds = tuple(sorted([k for k in _NS_KINDS if await _has_ns(drv, k)]))
     reasons: dict[str, str] = {}
     user_ns = False
     try:

@@ -279,8 +279,8 @@ static void report_and_exit(int ctl, const struct ah_setup_report *r)
     _exit(127);
 }
 
-static _Noreturn void setup_child(pid_t parent, int p[4][2], int go, const struct ah_steps *steps, const char *file,
-                                  char *const argv[], char *const envp[])
+static _Noreturn void setup_child(pid_t parent, int p[4][2], int go, int ready, const struct ah_steps *steps,
+                                  const char *file, char *const argv[], char *const envp[])
 {
     struct ah_setup_report r;
     uint8_t filter[sizeof(ah_self.filter_children)];
@@ -295,10 +295,19 @@ static _Noreturn void setup_child(pid_t parent, int p[4][2], int go, const struc
         close(p[i][1]);
     }
     close(p[3][0]);
+    if (ready >= 0) { /* control processes are not dumpable, so their /proc files are root's: the
+                       * parent (maybe not root) could not write our uid_map. Open up, say so. */
+        (void)prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+        if (write(ready, "r", 1) < 0) {
+            /* the parent then reads EOF, and its writes tell what went wrong */
+        }
+        close(ready);
+    }
     while (AH_RETRY(read(go, &byte, 1)) > 0) {
         /* wait for the parent's writes (uid_map, cgroup.procs): EOF = go */
     }
     close(go);
+    (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); /* private again until exec (which sets it for the program) */
     if (ah_call_run_steps(steps, filter, &r) < 0)
         report_and_exit(p[3][1], &r);
     ah_sig_before_exec();
@@ -370,7 +379,7 @@ static void reply_setup_failed(uint32_t reqid, const struct ah_setup_report *r)
 int ah_child_clone_exec(struct ah_call *c, int64_t flags, const struct ah_writes *writes, const struct ah_steps *steps,
                         const char *file, char *const argv[], char *const envp[])
 {
-    int p[4][2], go[2];
+    int p[4][2], go[2], ready[2] = {-1, -1};
     pid_t parent = getpid();
     if (make_pipes(p) < 0)
         return AH_ST_ERRNO;
@@ -378,12 +387,29 @@ int ah_child_clone_exec(struct ah_call *c, int64_t flags, const struct ah_writes
         close_pipes(p);
         return AH_ST_ERRNO;
     }
+    if (writes->n > 0 && pipe2(ready, O_CLOEXEC) < 0) {
+        int e = errno;
+        close(go[0]);
+        close(go[1]);
+        close_pipes(p);
+        errno = e;
+        return AH_ST_ERRNO;
+    }
     pid_t pid = do_fork(1, flags);
     if (pid == 0) {
         close(go[1]);
-        setup_child(parent, p, go[0], steps, file, argv, envp);
+        if (ready[0] >= 0)
+            close(ready[0]);
+        setup_child(parent, p, go[0], ready[1], steps, file, argv, envp);
     }
     close(go[0]);
+    if (ready[0] >= 0) { /* the writes wait until the child can be written to */
+        char byte;
+        close(ready[1]);
+        if (pid > 0)
+            (void)AH_RETRY(read(ready[0], &byte, 1));
+        close(ready[0]);
+    }
     for (uint32_t i = 0; pid > 0 && i < writes->n; i++) {
         if (write_for(pid, &writes->path[i], &writes->data[i]) == 0)
             continue;

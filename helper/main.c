@@ -72,6 +72,11 @@ int main(int argc, char *argv[])
     ah_argv_init(argv);
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
         ah_die_errno("PR_SET_CHILD_SUBREAPER");
+    /* Not dumpable: another process of our uid cannot open /proc/PID/fd/0 and
+     * write requests into a control process. Forked control processes inherit
+     * it; exec gives programs the usual setting. */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+        ah_die_errno("PR_SET_DUMPABLE");
     raise_nofile();
     for (int i = 0; i < AH_NOPTS; i++)
         ah_self.opt[i] = ah_option_defs[i].def;

@@ -496,3 +496,32 @@ async def test_an_unparseable_frame_ends_the_helper_and_the_driver_reports_it(an
         await anyio.sleep(0.05)
     assert {p: proc_state(p) for p in tree if proc_state(p) not in (None, "Z")} == {}
     assert open_fds() <= fds
+
+
+async def test_a_same_uid_program_cannot_reach_the_request_pipe() -> None:
+    """Control processes are not dumpable: a program of the helper's own (non-root) uid cannot
+    open its control process's request pipe, environment or fds through /proc."""
+    import shutil
+    import subprocess
+
+    from alcovepy._helper_path import helper_path
+
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to run the helper as nobody")
+    prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
+    if subprocess.run([*prefix, str(helper_path()), "--version"], capture_output=True, check=False).returncode != 0:
+        pytest.skip("nobody cannot run the helper here")
+    async with alcovepy.open_driver(exec_prefix=prefix) as drv:
+        prog = await drv.root.spawn(
+            "/bin/sh",
+            ["sh", "-c", "id -u; (: > /proc/$PPID/fd/0) 2>&1; cat /proc/$PPID/environ 2>&1; ls /proc/$PPID/fd 2>&1"],
+        )
+        out = b""
+        with anyio.fail_after(10):
+            async for chunk in prog.stdout:
+                out += chunk
+            await prog.wait()
+    lines = out.decode().splitlines()
+    assert lines[0] == "65534"  # the program has the helper's uid
+    assert len(lines) == 4, lines
+    assert all("Permission denied" in line for line in lines[1:]), lines
