@@ -502,14 +502,14 @@ async def test_a_same_uid_program_cannot_reach_the_request_pipe() -> None:
     """Control processes are not dumpable: a program of the helper's own (non-root) uid cannot
     open its control process's request pipe, environment or fds through /proc."""
     import shutil
-    import subprocess
 
     from alcovepy._helper_path import helper_path
 
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
         pytest.skip("needs root and setpriv to run the helper as nobody")
     prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
-    if subprocess.run([*prefix, str(helper_path()), "--version"], capture_output=True, check=False).returncode != 0:
+    probe = await anyio.run_process([*prefix, str(helper_path()), "--version"], check=False)
+    if probe.returncode != 0:
         pytest.skip("nobody cannot run the helper here")
     async with alcovepy.open_driver(exec_prefix=prefix) as drv:
         prog = await drv.root.spawn(
