@@ -373,7 +373,7 @@ class Driver(DriverCalls):
                 if len(inflight) >= STDIN_WINDOW:
                     await self._outcome(inflight.popleft())
                 self._check_usable()
-                reqid, frame = self._router.stdin(pl, bytes(view[off : off + STDIN_CHUNK]))
+                reqid, frame = self._router.stdin(pl, view[off : off + STDIN_CHUNK])  # copied once, into the frame
                 inflight.append(await self._request(reqid, frame, _Waiter()))
             while inflight:
                 await self._outcome(inflight.popleft())

@@ -175,7 +175,9 @@ def _header(ftype: int, depth: int, extra: str) -> struct.Struct:
 _EXTRA = {_spec.FRAME_CALL: "IH", _spec.FRAME_STDIN: "I", _spec.FRAME_CLOSE_STDIN: "I", _spec.FRAME_CREDIT: "BI"}
 
 
-def encode_request(ftype: int, pipeline: tuple[int, ...], fields: tuple[int, ...], payload: bytes = b"") -> bytes:
+def encode_request(
+    ftype: int, pipeline: tuple[int, ...], fields: tuple[int, ...], payload: bytes | memoryview = b""
+) -> bytes:
     """A downward frame: header, the type's fixed fields, then payload."""
     s = _header(ftype, len(pipeline), _EXTRA[ftype])
     length = s.size - 4 + len(payload)
@@ -321,7 +323,7 @@ class Router:
         self.pending[reqid] = Pending(pipeline, spec, spec.name)
         return reqid, frame
 
-    def stdin(self, pipeline: tuple[int, ...], data: bytes) -> tuple[int, bytes]:
+    def stdin(self, pipeline: tuple[int, ...], data: bytes | memoryview) -> tuple[int, bytes]:
         """Number a write to pipeline's stdin; it is acknowledged once in the pipe."""
         reqid = self._reqid()
         frame = encode_request(_spec.FRAME_STDIN, pipeline, (reqid,), data)
