@@ -696,11 +696,12 @@ static void relay_frames(struct ah_child *c)
             apply_ctl(c);
             return;
         }
-        ah_buf_put_u32(&ah_self.out, len + 4);
-        ah_buf_put_u8(&ah_self.out, f[0]);
-        ah_buf_put_u8(&ah_self.out, (uint8_t)(f[1] + 1));
-        ah_buf_put_u32(&ah_self.out, (uint32_t)c->pid);
-        ah_buf_append(&ah_self.out, f + 2, len - 2);
+        uint8_t head[10]; /* |len+4|type|depth+1|our child's pid|, then the frame's pids and body */
+        ah_set_u32(head, len + 4);
+        head[4] = f[0];
+        head[5] = (uint8_t)(f[1] + 1);
+        ah_set_u32(head + 6, (uint32_t)c->pid);
+        ah_out_relay(head, sizeof(head), f + 2, len - 2);
         ah_buf_consume(rd, 4 + (size_t)len);
     }
 }

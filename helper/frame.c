@@ -2,6 +2,7 @@
 #include "frame.h"
 
 #include <errno.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "loop.h"
@@ -88,6 +89,36 @@ void ah_emit_output(pid_t pid, uint8_t type, const void *data, size_t len)
     size_t mark = ah_frame_begin(type, pid);
     ah_buf_append(&ah_self.out, data, len);
     ah_frame_end(mark);
+}
+
+void ah_out_relay(const uint8_t *head, size_t head_len, const uint8_t *body, size_t body_len)
+{
+    if (ah_buf_len(&ah_self.out) > 0 || body_len < AH_RELAY_DIRECT_MIN) { /* keep the order: queue */
+        ah_buf_append(&ah_self.out, head, head_len);
+        ah_buf_append(&ah_self.out, body, body_len);
+        return;
+    }
+    struct iovec iov[2] = {{(void *)head, head_len}, {(void *)body, body_len}};
+    int k = 0;
+    while (k < 2 && !ah_self.out_broken) { /* fd 1 blocks, as in ah_out_flush */
+        ssize_t n = writev(STDOUT_FILENO, iov + k, 2 - k);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            ah_self.out_broken = true; /* EPIPE: nobody is listening any more */
+            ah_loop_shutdown();
+            return;
+        }
+        size_t left = (size_t)n;
+        while (k < 2 && left >= iov[k].iov_len) {
+            left -= iov[k].iov_len;
+            k++;
+        }
+        if (k < 2) {
+            iov[k].iov_base = (uint8_t *)iov[k].iov_base + left;
+            iov[k].iov_len -= left;
+        }
+    }
 }
 
 void ah_out_flush(void)

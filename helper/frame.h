@@ -24,5 +24,10 @@ void ah_emit_output(pid_t pid, uint8_t type, const void *data, size_t len);
 /* Write all pending output to fd 1, blocking. On EPIPE the parent is gone:
  * output is dropped from then on and the process shuts down. */
 void ah_out_flush(void);
+/* Send a relayed frame (a new head, then the frame's body read from a child):
+ * written straight from the child's buffer when nothing is queued before it
+ * and it is large (no copy into the output queue), else queued. */
+#define AH_RELAY_DIRECT_MIN (64 * 1024)
+void ah_out_relay(const uint8_t *head, size_t head_len, const uint8_t *body, size_t body_len);
 
 #endif
