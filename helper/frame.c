@@ -91,6 +91,32 @@ void ah_emit_output(pid_t pid, uint8_t type, const void *data, size_t len)
     ah_frame_end(mark);
 }
 
+/* Write all of iov to fd 1, which blocks, or find that nobody reads it any
+ * more (EPIPE): then stop serving. */
+static void write_out(struct iovec *iov, int cnt)
+{
+    int k = 0;
+    while (k < cnt && !ah_self.out_broken) {
+        ssize_t n = writev(STDOUT_FILENO, iov + k, cnt - k);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            ah_self.out_broken = true;
+            ah_loop_shutdown();
+            return;
+        }
+        size_t left = (size_t)n;
+        while (k < cnt && left >= iov[k].iov_len) {
+            left -= iov[k].iov_len;
+            k++;
+        }
+        if (k < cnt) {
+            iov[k].iov_base = (uint8_t *)iov[k].iov_base + left;
+            iov[k].iov_len -= left;
+        }
+    }
+}
+
 void ah_out_relay(const uint8_t *head, size_t head_len, const uint8_t *body, size_t body_len)
 {
     if (ah_buf_len(&ah_self.out) > 0 || body_len < AH_RELAY_DIRECT_MIN) { /* keep the order: queue */
@@ -99,44 +125,15 @@ void ah_out_relay(const uint8_t *head, size_t head_len, const uint8_t *body, siz
         return;
     }
     struct iovec iov[2] = {{(void *)head, head_len}, {(void *)body, body_len}};
-    int k = 0;
-    while (k < 2 && !ah_self.out_broken) { /* fd 1 blocks, as in ah_out_flush */
-        ssize_t n = writev(STDOUT_FILENO, iov + k, 2 - k);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            ah_self.out_broken = true; /* EPIPE: nobody is listening any more */
-            ah_loop_shutdown();
-            return;
-        }
-        size_t left = (size_t)n;
-        while (k < 2 && left >= iov[k].iov_len) {
-            left -= iov[k].iov_len;
-            k++;
-        }
-        if (k < 2) {
-            iov[k].iov_base = (uint8_t *)iov[k].iov_base + left;
-            iov[k].iov_len -= left;
-        }
-    }
+    write_out(iov, 2);
 }
 
 void ah_out_flush(void)
 {
     struct ah_buf *out = &ah_self.out;
-    while (ah_buf_len(out) > 0) {
-        if (ah_self.out_broken) {
-            ah_buf_clear(out);
-            return;
-        }
-        ssize_t n = write(STDOUT_FILENO, ah_buf_head(out), ah_buf_len(out));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            ah_self.out_broken = true; /* EPIPE: nobody is listening any more */
-            ah_loop_shutdown();
-            continue;
-        }
-        ah_buf_consume(out, (size_t)n);
-    }
+    if (ah_buf_len(out) == 0)
+        return; /* nothing queued (and maybe no buffer yet: no head to take) */
+    struct iovec all = {ah_buf_head(out), ah_buf_len(out)};
+    write_out(&all, 1);
+    ah_buf_clear(out); /* written, or nobody is listening any more */
 }
