@@ -8,7 +8,8 @@ cgroups, kernel settings) is read by the helper, never by Python directly.
 from __future__ import annotations
 
 import errno
-from typing import TYPE_CHECKING
+import re
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -59,3 +60,30 @@ async def is_dir(drv: Driver, path: str, pipeline: Sequence[int] = ()) -> bool:
         raise
     await drv.close(pipeline, fd)
     return True
+
+
+class Mount(NamedTuple):
+    """One line of /proc/PID/mountinfo: where, its per-mount options, and what is mounted."""
+
+    point: str
+    options: frozenset[str]  # rw/ro, nosuid, nodev, noexec, the atime flags
+    fstype: str
+    super_options: tuple[str, ...]  # e.g. a v1 cgroup's controllers
+
+
+_ESCAPE = re.compile(r"\\([0-7]{3})")  # mountinfo writes space, tab, newline, backslash as \ooo
+
+
+def parse_mountinfo(text: str) -> list[Mount]:
+    """The mounts in a mountinfo text, in its order; malformed lines are skipped."""
+    mounts = []
+    for line in text.splitlines():
+        left, _, right = line.partition(" - ")
+        fields, tail = left.split(), right.split()
+        if len(fields) < 6:
+            continue
+        point = _ESCAPE.sub(lambda m: chr(int(m.group(1), 8)), fields[4])
+        fstype = tail[0] if tail else ""
+        supers = tuple(tail[2].split(",")) if len(tail) >= 3 else ()
+        mounts.append(Mount(point, frozenset(fields[5].split(",")), fstype, supers))
+    return mounts

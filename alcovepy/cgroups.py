@@ -48,22 +48,17 @@ class CgroupStats(msgspec.Struct, frozen=True):
     pids_peak: int | None = None
 
 
-def _mounts(mountinfo: str) -> tuple[str | None, dict[str, str]]:
+def _mounts(mounts: list[_hostfs.Mount]) -> tuple[str | None, dict[str, str]]:
     """The unified mount point, and each v1 controller's mount point."""
     unified: str | None = None
     v1: dict[str, str] = {}
-    for line in mountinfo.splitlines():
-        left, _, right = line.partition(" - ")
-        fields, tail = left.split(), right.split()
-        if len(fields) < 5 or len(tail) < 3:
-            continue
-        point, fstype, options = fields[4], tail[0], tail[2].split(",")
-        if fstype == "cgroup2" and unified is None:
-            unified = point
-        elif fstype == "cgroup":
-            for opt in options:
+    for mount in mounts:
+        if mount.fstype == "cgroup2" and unified is None:
+            unified = mount.point
+        elif mount.fstype == "cgroup":
+            for opt in mount.super_options:
                 if opt in CONTROLLERS or opt == "cpuacct":
-                    v1.setdefault(opt, point)
+                    v1.setdefault(opt, mount.point)
     return unified, v1
 
 
@@ -84,9 +79,9 @@ def _own(proc_cgroup: str) -> dict[str, str]:
 
 async def discover(drv: Driver) -> CgroupLayout:
     """Find, through the helper, where memory, pids and cpu cgroups can be made."""
-    mountinfo = await _hostfs.read_text(drv, "/proc/self/mountinfo") or ""
+    mounts = _hostfs.parse_mountinfo(await _hostfs.read_text(drv, "/proc/self/mountinfo") or "")
     own = _own(await _hostfs.read_text(drv, "/proc/self/cgroup") or "")
-    unified, v1 = _mounts(mountinfo)
+    unified, v1 = _mounts(mounts)
     usable: dict[str, tuple[str, int]] = {}
     reasons: dict[str, str] = {}
     delegated: set[str] = set()
@@ -168,9 +163,13 @@ class CgroupSet:
             await _hostfs.write_file(self._drv, path + "/cpu.cfs_period_us", str(period).encode())
             await _hostfs.write_file(self._drv, path + "/cpu.cfs_quota_us", str(quota).encode())
 
-    def procs_writes(self) -> list[tuple[str, bytes]]:
-        """(path, data) pairs that put a new child (its "{pid}") into every cgroup."""
-        return [(d + "/cgroup.procs", b"{pid}") for d in sorted({p for p, _ in self.dirs.values()})]
+    def procs_writes(self) -> list[tuple[str, tuple[str, bytes]]]:
+        """(controller, (path, data)): the writes that put a new child (its "{pid}") into every
+        cgroup, each named by the first controller its cgroup serves."""
+        first: dict[str, str] = {}
+        for ctl, (path, _) in self.dirs.items():
+            first.setdefault(path, ctl)
+        return [(first[d], (d + "/cgroup.procs", b"{pid}")) for d in sorted(first)]
 
     async def stats(self) -> CgroupStats:
         """Peak memory, CPU time, OOM kills and peak pids, where the kernel keeps them."""

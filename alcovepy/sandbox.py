@@ -282,18 +282,13 @@ def _wanted(policy: Policy) -> list[str]:
     return [m for m, on in flags.items() if on]
 
 
-def _mount_flags(mountinfo: str, path: str) -> list[str]:
+def _mount_flags(mounts: Sequence[_hostfs.Mount], path: str) -> list[str]:
     """The flags a read-only remount of a bind of path must keep (locked in a user namespace)."""
-    best, options = "", "rw"
-    for line in mountinfo.splitlines():
-        fields = line.split(" - ")[0].split()
-        if len(fields) < 6:
-            continue
-        point = fields[4].replace("\\040", " ")
-        inside = path == point or path.startswith(point.rstrip("/") + "/")
-        if inside and len(point) >= len(best):
-            best, options = point, fields[5]
-    opts = set(options.split(","))
+    best, opts = "", frozenset({"rw"})
+    for mount in mounts:
+        inside = path == mount.point or path.startswith(mount.point.rstrip("/") + "/")
+        if inside and len(mount.point) >= len(best):
+            best, opts = mount.point, mount.options
     flags = ["MS_BIND", "MS_REMOUNT", "MS_RDONLY"]
     flags += [f for o, f in (("nosuid", "MS_NOSUID"), ("nodev", "MS_NODEV"), ("noexec", "MS_NOEXEC")) if o in opts]
     if "noatime" in opts:
@@ -307,29 +302,23 @@ def _mount_flags(mountinfo: str, path: str) -> list[str]:
     return flags
 
 
-def _submounts(mountinfo: str, path: str) -> list[str]:
+def _submounts(mounts: Sequence[_hostfs.Mount], path: str) -> list[str]:
     """Mount points strictly below path, outermost first: a recursive bind copies them all."""
-    below: set[str] = set()
     prefix = path.rstrip("/") + "/"
-    for line in mountinfo.splitlines():
-        fields = line.split(" - ")[0].split()
-        if len(fields) >= 5:
-            point = fields[4].replace("\\040", " ")
-            if point.startswith(prefix):
-                below.add(point)
+    below = {m.point for m in mounts if m.point.startswith(prefix)}
     return sorted(below, key=lambda p: (p.count("/"), p))
 
 
-def _read_only(mountinfo: str, source: str, target: str) -> list[tuple[object, ...]]:
+def _read_only(mounts: Sequence[_hostfs.Mount], source: str, target: str) -> list[tuple[object, ...]]:
     """Remount a recursive bind of source at target read-only, every mount in it.
 
     A remount changes one mount only: each mount copied from below source is
     remounted too, with the flags of its own (locked in a user namespace).
     """
-    steps: list[tuple[object, ...]] = [("mount", "none", target, "", _mount_flags(mountinfo, source), b"")]
-    for point in _submounts(mountinfo, source):
+    steps: list[tuple[object, ...]] = [("mount", "none", target, "", _mount_flags(mounts, source), b"")]
+    for point in _submounts(mounts, source):
         inner = target.rstrip("/") + point[len(source.rstrip("/")) :]
-        steps.append(("mount", "none", inner, "", _mount_flags(mountinfo, point), b""))
+        steps.append(("mount", "none", inner, "", _mount_flags(mounts, point), b""))
     return steps
 
 
@@ -353,7 +342,7 @@ async def _filesystem(
     The host's root stays reachable as /oldroot until every bind is made, so
     bind sources are resolved on the host even where a tmpfs hides them.
     """
-    mountinfo = await _hostfs.read_text(drv, "/proc/self/mountinfo") or ""
+    mounts = _hostfs.parse_mountinfo(await _hostfs.read_text(drv, "/proc/self/mountinfo") or "")
     made: set[str] = set()
     steps: list[tuple[object, ...] | Step] = [
         ("mount", "tmpfs", "/tmp", "tmpfs", ["MS_NOSUID", "MS_NODEV"], b"mode=0700"),
@@ -393,7 +382,7 @@ async def _filesystem(
             steps.append(Step("open", "/newroot" + target, ["O_WRONLY", "O_CREAT", "O_CLOEXEC"], 0o644))
         steps.append(("mount", "/oldroot" + bind.source, "/newroot" + target, "", ["MS_BIND", "MS_REC"], b""))
         if not bind.writable:
-            steps += _read_only(mountinfo, bind.source, "/newroot" + target)
+            steps += _read_only(mounts, bind.source, "/newroot" + target)
     marks.append((len(steps), "tmpfs"))
     for path in policy.tmpfs if "tmpfs" in use else ():
         steps += _mkdirs(path, made)
@@ -417,7 +406,7 @@ async def _filesystem(
     if not policy.root_writable and policy.root is None:
         steps.append(("mount", "none", "/newroot", "", ["MS_REMOUNT", "MS_RDONLY", "MS_NOSUID", "MS_NODEV"], b""))
     elif not policy.root_writable and policy.root is not None:
-        steps += _read_only(mountinfo, policy.root, "/newroot")
+        steps += _read_only(mounts, policy.root, "/newroot")
     steps += [
         ("umount2", "/oldroot", "MNT_DETACH"),
         ("chdir", "/newroot"),
@@ -481,10 +470,9 @@ async def _compile(drv: Driver, report: HostReport, policy: Policy, cg: cgroups.
     if "cpuacct" in report.cgroup.usable and cg.dirs:
         with contextlib.suppress(OSError):
             await cg.create("cpuacct")
-    writes += cg.procs_writes()
-    write_owners += [
-        next((c for c, (d, _) in cg.dirs.items() if w.startswith(d + "/")), "cgroup") for w, _ in cg.procs_writes()
-    ]
+    for ctl, write in cg.procs_writes():
+        writes.append(write)
+        write_owners.append(ctl)
 
     steps: list[tuple[object, ...] | Step] = []
     marks: list[tuple[int, str]] = []
@@ -554,8 +542,7 @@ async def _compile(drv: Driver, report: HostReport, policy: Policy, cg: cgroups.
 def _owner(plan: _Plan, step: int) -> str:
     """The mechanism whose write (step < 0) or setup step failed."""
     if step < 0:
-        index = -1 - step
-        return plan.write_owners[index] if index < len(plan.write_owners) else "cgroup"
+        return plan.write_owners[-1 - step]  # one owner per write
     owner = "exec"
     for first, mechanism in plan.marks:
         if first <= step:
@@ -597,19 +584,27 @@ class Sandbox:
 
 @contextlib.asynccontextmanager
 async def start(
-    drv: Driver, policy: Policy, argv: Sequence[str | bytes], *, parent: Process | None = None
+    drv: Driver,
+    policy: Policy,
+    argv: Sequence[str | bytes],
+    *,
+    parent: Process | None = None,
+    report: HostReport | None = None,
 ) -> AsyncIterator[Sandbox]:
     """Start argv in a sandbox and yield it; on exit the whole sandbox is gone.
 
     The program's stdin, stdout and stderr are ``sandbox.process``'s streams.
     Leaving the block kills what is left of it, reaps it, and removes its
     cgroups. Raises SandboxUnavailable for a required mechanism the host
-    lacks, and the failing step's error if the kernel refuses one.
+    lacks, and the failing step's error if the kernel refuses one. report is
+    a ``probe()`` result to reuse (a service starting many sandboxes probes
+    once); by default the host is probed now.
     """
     if not argv:
         raise ValueError("argv must name a program")
     owner = parent if parent is not None else drv.root
-    report = await probe(drv)
+    if report is None:
+        report = await probe(drv)
     cg = cgroups.CgroupSet(drv, report.cgroup)
     try:
         plan = await _compile(drv, report, policy, cg)
@@ -664,13 +659,15 @@ async def run(
     stdout_limit: int | None = None,
     stderr_limit: int | None = None,
     parent: Process | None = None,
+    report: HostReport | None = None,
 ) -> Completed:
     """Run argv in a sandbox to completion: exit status, output, why it died, usage.
 
     Output beyond stdout_limit/stderr_limit bytes is read and dropped (the
-    program is never blocked), and the result says it was truncated.
+    program is never blocked), and the result says it was truncated. report:
+    as for ``start``.
     """
-    async with start(drv, policy, argv, parent=parent) as box:
+    async with start(drv, policy, argv, parent=parent, report=report) as box:
         proc = box.process
         out: list[tuple[bytes, bool]] = [(b"", False), (b"", False)]
 

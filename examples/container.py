@@ -81,7 +81,7 @@ async def main(command: list[str]) -> int:
         print(f"limits: memory {MEMORY // MIB} MiB, {PIDS} processes, {CPUS} CPU")
         what = "the default script" if command[2:] == [SCRIPT] else shlex.join(command)
         print(f"running {what} in new user, pid, mount, net, uts and ipc namespaces")
-        done = await sandbox.run(drv, policy, command)
+        done = await sandbox.run(drv, policy, command, report=report)  # probed above already
     show("stdout", done.stdout)
     show("stderr", done.stderr)
     print(f"exit status: {done.returncode}" + (f" ({done.reason})" if done.reason else ""))

@@ -67,9 +67,9 @@ async def stream_lines(name: str, stream: anyio.abc.ByteReceiveStream, suffix: s
         say(name, pending.decode(errors="replace") + suffix)
 
 
-async def run_once(drv: alcovepy.Driver, name: str, argv: list[str]) -> int:
+async def run_once(drv: alcovepy.Driver, report: sandbox.HostReport, name: str, argv: list[str]) -> int:
     """Start the worker in a sandbox, stream its output, return its exit status."""
-    async with sandbox.start(drv, POLICY, argv) as box:
+    async with sandbox.start(drv, POLICY, argv, report=report) as box:
         left_out = f" (left out: {', '.join(box.degraded)})" if box.degraded else ""
         say("supervisor", f"{name} started: {box.process!r}{left_out}")
         async with anyio.create_task_group() as tg:
@@ -79,14 +79,19 @@ async def run_once(drv: alcovepy.Driver, name: str, argv: list[str]) -> int:
 
 
 async def keep_alive(
-    drv: alcovepy.Driver, name: str, argv: list[str], max_restarts: int | None, restarts: dict[str, int]
+    drv: alcovepy.Driver,
+    report: sandbox.HostReport,
+    name: str,
+    argv: list[str],
+    max_restarts: int | None,
+    restarts: dict[str, int],
 ) -> None:
     """Run a worker again and again, with a backoff, until it has used its restarts."""
     delay = BACKOFF_FIRST
     while True:
         started = anyio.current_time()
         try:
-            outcome = f"exited with status {await run_once(drv, name, argv)}"
+            outcome = f"exited with status {await run_once(drv, report, name, argv)}"
         except OSError as exc:  # the kernel refused a start (out of processes...): a death like another
             outcome = f"could not start ({exc})"
         if max_restarts is not None and restarts[name] >= max_restarts:
@@ -111,13 +116,14 @@ async def stop_on_signals(scope: anyio.CancelScope) -> None:
 async def main(workers: int, max_restarts: int | None, duration: float | None, argv: list[str]) -> None:
     restarts = {f"worker-{i}": 0 for i in range(1, workers + 1)}
     async with alcovepy.open_driver() as drv:
+        report = await sandbox.probe(drv)  # once: every start reuses it
         say("supervisor", f"keeping {workers} workers alive" + (f" for {duration} s" if duration else ""))
         with anyio.move_on_after(duration if duration is not None else float("inf")) as deadline:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(stop_on_signals, tg.cancel_scope)
                 async with anyio.create_task_group() as pool:
                     for name in restarts:
-                        pool.start_soon(keep_alive, drv, name, argv, max_restarts, restarts)
+                        pool.start_soon(keep_alive, drv, report, name, argv, max_restarts, restarts)
                 say("supervisor", "every worker was given up")
                 tg.cancel_scope.cancel()
         if deadline.cancelled_caught:

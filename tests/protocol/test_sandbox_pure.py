@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from alcovepy import cgroups, sandbox
+from alcovepy import _hostfs, cgroups, sandbox
 
 HYBRID_CGROUP = """\
 9:name=systemd:/
@@ -28,6 +28,8 @@ HYBRID_MOUNTINFO = """\
 41 25 0:41 / /mnt/my\\040disk ro,noexec,noatime - ext4 /dev/sda1 ro
 """
 
+MOUNTS = _hostfs.parse_mountinfo(HYBRID_MOUNTINFO)
+
 
 def test_own_cgroup_paths_per_hierarchy() -> None:
     """/proc/self/cgroup: each v1 controller's path, and the unified one under "unified"."""
@@ -40,7 +42,7 @@ def test_own_cgroup_paths_per_hierarchy() -> None:
 
 def test_cgroup_mount_points() -> None:
     """mountinfo: the unified mount, and where each v1 controller is mounted."""
-    unified, v1 = cgroups._mounts(HYBRID_MOUNTINFO)
+    unified, v1 = cgroups._mounts(MOUNTS)
     assert unified == "/sys/fs/cgroup/unified"
     assert v1 == {
         "cpu": "/sys/fs/cgroup/cpu",
@@ -48,7 +50,7 @@ def test_cgroup_mount_points() -> None:
         "memory": "/sys/fs/cgroup/memory",
         "pids": "/sys/fs/cgroup/pids",
     }
-    assert cgroups._mounts("garbage line\n\n") == (None, {})
+    assert cgroups._mounts(_hostfs.parse_mountinfo("garbage line\n\n")) == (None, {})
 
 
 @pytest.mark.parametrize(
@@ -62,7 +64,7 @@ def test_cgroup_mount_points() -> None:
 )
 def test_read_only_remounts_keep_the_locked_flags(path: str, expected: list[str]) -> None:
     """The remount of a read-only bind repeats the flags of the mount it comes from (locked in a user namespace)."""
-    assert sandbox._mount_flags(HYBRID_MOUNTINFO, path) == expected
+    assert sandbox._mount_flags(MOUNTS, path) == expected
 
 
 def test_mkdirs_makes_each_level_once() -> None:
@@ -102,10 +104,10 @@ def test_completed_reports_the_signal() -> None:
 
 def test_read_only_covers_every_nested_mount() -> None:
     """A read-only bind of / remounts each mount below it too, with that mount's own locked flags."""
-    steps = sandbox._read_only(HYBRID_MOUNTINFO, "/sys/fs/cgroup", "/newroot/cg")
+    steps = sandbox._read_only(MOUNTS, "/sys/fs/cgroup", "/newroot/cg")
     targets = [step[2] for step in steps]
     assert targets[0] == "/newroot/cg"
     assert set(targets[1:]) == {f"/newroot/cg/{c}" for c in ("cpu", "cpuacct", "memory", "pids", "unified")}
     assert steps[1][4] == ["MS_BIND", "MS_REMOUNT", "MS_RDONLY", "MS_NOSUID", "MS_NODEV", "MS_NOEXEC", "MS_RELATIME"]
-    assert sandbox._submounts(HYBRID_MOUNTINFO, "/mnt") == ["/mnt/my disk"]
-    assert sandbox._submounts(HYBRID_MOUNTINFO, "/tmp") == []
+    assert sandbox._submounts(MOUNTS, "/mnt") == ["/mnt/my disk"]
+    assert sandbox._submounts(MOUNTS, "/tmp") == []
