@@ -693,8 +693,15 @@ class Driver(DriverCalls):
 
     def _apply(self, effects: list[Effect]) -> None:
         for e in effects:
-            if type(e) is Resolved:
-                self._settle(e.reqid, e.value, None)
+            if type(e) is Resolved:  # _settle inlined: the commonest effect, one per call
+                waiter = self._waiters.pop(e.reqid, None)
+                if waiter is not None:
+                    waiter.value = e.value
+                    waiter.finished = True
+                    if waiter.wake is not None:
+                        waiter.wake.set()
+                    if waiter.gate is not None:
+                        self._open_gate(waiter)
             elif type(e) is Failed:
                 self._settle(e.reqid, None, e.error)
             elif type(e) is Output:

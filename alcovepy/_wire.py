@@ -22,16 +22,19 @@ W = TypeVar("W")
 
 
 class Result(Generic[T]):
-    """Decoder of one result type (msgpack -> T), built once."""
+    """Decoder of one result type (msgpack -> T), built once.
 
-    __slots__ = ("decoder", "name")
+    decode (bytes -> T) is the msgspec decoder's own method, not a Python
+    method around it: one call less in every reply."""
+
+    __slots__ = ("decode", "decoder", "name")
+
+    decode: Callable[[bytes | memoryview], T]
 
     def __init__(self, name: str, decoder: msgspec.msgpack.Decoder[T]) -> None:
         self.name = name
         self.decoder = decoder
-
-    def decode(self, data: bytes | memoryview) -> T:
-        return self.decoder.decode(data)
+        self.decode = decoder.decode
 
 
 class ConvertedResult(Result[T], Generic[W, T]):
@@ -43,8 +46,9 @@ class ConvertedResult(Result[T], Generic[W, T]):
         self.name = name
         self.wire = wire
         self.convert = convert
+        self.decode = self._decode_converted
 
-    def decode(self, data: bytes | memoryview) -> T:
+    def _decode_converted(self, data: bytes | memoryview) -> T:
         return self.convert(self.wire.decode(data))
 
 
