@@ -20,6 +20,7 @@ meant for the control loop may reach a program's stdin.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import os
@@ -140,11 +141,66 @@ def _readable_waiter() -> Callable[[int], Awaitable[None]]:
     Under trio, trio's own wait_readable: anyio's finds its backend and adds
     a coroutine on every wait, a few µs of a call's ~30. The two errors anyio
     translates cannot happen here: the read end is never notify_closing'd and
-    only the reading task waits on it."""
+    only the reading task waits on it. (Under asyncio a _LoopReader is used
+    instead; this is for any other loop anyio runs on.)"""
     trio = sys.modules.get("trio")
     if trio is not None and trio.lowlevel.in_trio_task():
         return cast("Callable[[int], Awaitable[None]]", trio.lowlevel.wait_readable)
     return anyio.wait_readable
+
+
+class _LoopReader:
+    """Under asyncio: reads the helper's pipe from the loop's reader callback
+    on behalf of the reading task, the pipe staying registered with the loop.
+
+    anyio's wait_readable registers the fd and unregisters it on every wait
+    (two epoll_ctl and the selector's bookkeeping) and makes a closure per
+    wait; here the fd stays registered while tasks keep waiting on it. The
+    callback must read (consume) before the loop polls again: a level-
+    triggered fd left readable would run it once more and wake the next wait
+    for nothing. It reads only while a task waits (its future is pending), so
+    nothing is taken from the pipe with nobody waiting; if it finds nobody,
+    it unregisters until the next wait. The reading task thus resumes with
+    the read already applied."""
+
+    __slots__ = ("_consume", "_fd", "_loop", "_registered", "_waiting")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, fd: int, consume: Callable[[], None]) -> None:
+        self._loop = loop
+        self._fd = fd
+        self._consume = consume
+        self._registered = False
+        self._waiting: asyncio.Future[None] | None = None
+
+    def wait(self) -> asyncio.Future[None]:
+        """Done once one read of the pipe was consumed. Awaited directly
+        (no coroutine); cancelling the awaiting task cancels it, and the
+        read it would have done is left to the next wait."""
+        fut = self._loop.create_future()
+        self._waiting = fut
+        if not self._registered:
+            self._loop.add_reader(self._fd, self._readable)
+            self._registered = True
+        return fut
+
+    def _readable(self) -> None:
+        fut = self._waiting
+        self._waiting = None
+        if fut is None or fut.done():  # nobody waits (the waiter was cancelled)
+            self.close()
+            return
+        try:
+            self._consume()
+        except Exception as exc:  # the reading task raises it, as if it had read
+            fut.set_exception(exc)
+        else:
+            fut.set_result(None)
+
+    def close(self) -> None:
+        """Stop watching the pipe (before closing it)."""
+        if self._registered:
+            self._registered = False
+            self._loop.remove_reader(self._fd)
 
 
 @final
@@ -164,6 +220,7 @@ class Driver(DriverCalls):
         "_finished",
         "_gates",
         "_leading",
+        "_loop_reader",
         "_popen",
         "_rfd",
         "_router",
@@ -192,6 +249,11 @@ class Driver(DriverCalls):
         self._write_lock = anyio.Lock()
         self._leading = False  # a task is reading the helper's pipe
         self._wait_readable = _readable_waiter()
+        self._loop_reader: _LoopReader | None = None
+        if self._wait_readable is anyio.wait_readable:
+            with contextlib.suppress(RuntimeError):  # RuntimeError: no asyncio loop runs here
+                if asyncio.current_task() is not None:
+                    self._loop_reader = _LoopReader(asyncio.get_running_loop(), rfd, self._consume)
         self._sleepers: dict[anyio.Event, None] = {}  # tasks that may be offered the reading
         self._eof = False
         self._closed = False
@@ -284,7 +346,11 @@ class Driver(DriverCalls):
             else:  # lead: _until's reading loop, inlined
                 self._leading = True
                 try:
+                    reader = self._loop_reader
                     while not waiter.finished and not self._eof:
+                        if reader is not None:  # the loop's callback reads
+                            await reader.wait()  # cancelled: the reply is left unread
+                            continue
                         try:
                             await self._wait_readable(self._rfd)  # cancelled: the reply is left unread
                         except OSError as exc:
@@ -347,6 +413,9 @@ class Driver(DriverCalls):
 
     async def _read_once(self) -> None:
         """Wait for the helper's output and apply every frame of one read."""
+        if self._loop_reader is not None:
+            await self._loop_reader.wait()
+            return
         try:
             await self._wait_readable(self._rfd)
         except OSError as exc:
@@ -758,6 +827,8 @@ class Driver(DriverCalls):
                     self._popen.send_signal(signal.SIGKILL)
                 await self._until(lambda: self._eof)
             await self._helper_exit_status()
+            if self._loop_reader is not None:
+                self._loop_reader.close()
             os.close(self._rfd)
 
 
