@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -37,6 +38,9 @@
 extern char **environ;
 
 #define AH_READ_CHUNK (256 * 1024)
+#define AH_RUN_FRAMES 64         /* output frames of one stream relayed as one */
+#define AH_RUN_BYTES (1u << 20)   /* ... up to this many bytes */
+#define AH_PROBE_READ 4096 /* a frame head and a little of its body */
 #define AH_BIG_PIPE (1 << 20)           /* pipe size for a stream that proved busy */
 #define AH_BUSY_STREAM (4u << 20)       /* bytes after which a stream counts as busy */
 #define AH_DRAIN_MAX (4u << 20) /* bytes read from a dead child's pipe, ignoring credit */
@@ -631,6 +635,27 @@ static void note_stdout(struct ah_child *c, size_t n)
         (void)fcntl(c->fd_out, F_SETPIPE_SZ, AH_BIG_PIPE);
 }
 
+/* Move what a program has written, if it is a lot, from its pipe straight
+ * to our stdout as one frame (splice: no copy through our memory). Returns
+ * the bytes moved, or 0 when there is too little to be worth it. */
+static ssize_t splice_raw(struct ah_child *c, int stream, int fd, size_t max)
+{
+    int avail = 0;
+    if (!ah_out_splice_ok() || ioctl(fd, FIONREAD, &avail) < 0 || avail < AH_SPLICE_MIN)
+        return 0;
+    size_t n = (size_t)avail < max ? (size_t)avail : max;
+    uint8_t head[10]; /* |len|type|depth 1|pid| */
+    ah_set_u32(head, (uint32_t)(n + 6));
+    head[4] = stream ? AH_F_STDERR : AH_F_STDOUT;
+    head[5] = 1;
+    ah_set_u32(head + 6, (uint32_t)c->pid);
+    ah_out_splice(head, sizeof(head), NULL, 0, fd, n);
+    take_credit(c, stream, n);
+    if (stream == 0)
+        note_stdout(c, n);
+    return (ssize_t)n;
+}
+
 /* Read one chunk of raw output straight into an output frame. Returns the
  * bytes read, 0 at EOF (stream closed) or -1 when nothing is ready. */
 static ssize_t read_raw(struct ah_child *c, int stream, bool ignore_credit)
@@ -641,6 +666,12 @@ static ssize_t read_raw(struct ah_child *c, int stream, bool ignore_credit)
         want = (size_t)c->credit[stream];
     if (fd < 0 || want == 0)
         return -1;
+    size_t most = AH_BIG_PIPE; /* a splice may take a whole big pipe, within the credit */
+    if (!ignore_credit && c->credit[stream] >= 0 && (uint64_t)c->credit[stream] < most)
+        most = (size_t)c->credit[stream];
+    ssize_t moved = splice_raw(c, stream, fd, most);
+    if (moved > 0)
+        return moved;
     size_t mark = ah_frame_begin(stream ? AH_F_STDERR : AH_F_STDOUT, c->pid);
     uint8_t *dst = ah_buf_reserve(&ah_self.out, want);
     ssize_t n = AH_RETRY(read(fd, dst, want));
@@ -673,7 +704,26 @@ static void bad_child(struct ah_child *c, const char *why)
 
 static void apply_ctl(struct ah_child *c);
 
-/* Relay every complete frame in out_rd; stop at an EXEC marker. */
+/* The body (after the pids) of the complete frame at p, if it is output of
+ * the same stream and pipeline as the frame f (type, depth and pids as
+ * read), so that the two can be sent on as one frame; else NULL. */
+static const uint8_t *same_stream(const uint8_t *f, const uint8_t *p, const uint8_t *end, size_t *body_len)
+{
+    size_t pids = 4 * (size_t)f[1];
+    if (end - p < 6)
+        return NULL;
+    uint32_t len = ah_get_u32(p);
+    if (len <= 2 + pids || (size_t)(end - p) - 4 < len || p[4] != f[0] || p[5] != f[1] || memcmp(p + 6, f + 2, pids) != 0)
+        return NULL; /* not a whole frame of the same stream, or empty: the end of the stream */
+    *body_len = len - 2 - pids;
+    return p + 6 + pids;
+}
+
+/* Relay every complete frame in out_rd; stop at an EXEC marker. A run of
+ * output frames of one stream goes up as one frame (up to AH_RUN_BYTES,
+ * written from out_rd without a copy): a program that writes in small
+ * pieces then costs the hops above and Python one frame per read, not one
+ * per write. */
 static void relay_frames(struct ah_child *c)
 {
     struct ah_buf *rd = &c->out_rd;
@@ -696,26 +746,83 @@ static void relay_frames(struct ah_child *c)
             apply_ctl(c);
             return;
         }
-        uint8_t head[10]; /* |len+4|type|depth+1|our child's pid|, then the frame's pids and body */
-        ah_set_u32(head, len + 4);
+        if (len >= AH_RELAY_DIRECT_MIN)
+            c->probe = true; /* big frames come: the next may be spliced */
+        uint8_t head[10]; /* |len|type|depth+1|our child's pid|, then the frame's pids and bodies */
+        struct iovec iov[AH_RUN_FRAMES + 1];
+        iov[0] = (struct iovec){head, sizeof(head)};
+        iov[1] = (struct iovec){(void *)(f + 2), len - 2};
+        int cnt = 2;
+        size_t total = len - 2, used = 4 + (size_t)len, body_len = 0;
+        const uint8_t *body, *end = ah_buf_head(rd) + ah_buf_len(rd);
+        bool data = (f[0] == AH_F_STDOUT || f[0] == AH_F_STDERR) && len > 2 + 4 * (size_t)f[1];
+        while (data && cnt <= AH_RUN_FRAMES &&
+               (body = same_stream(f, h + used, end, &body_len)) != NULL && total + body_len <= AH_RUN_BYTES) {
+            iov[cnt++] = (struct iovec){(void *)body, body_len};
+            total += body_len;
+            used += 4 + (size_t)ah_get_u32(h + used);
+        }
+        ah_set_u32(head, (uint32_t)(total + 6));
         head[4] = f[0];
         head[5] = (uint8_t)(f[1] + 1);
         ah_set_u32(head + 6, (uint32_t)c->pid);
-        ah_out_relay(head, sizeof(head), f + 2, len - 2);
-        ah_buf_consume(rd, 4 + (size_t)len);
+        ah_out_relay(iov, cnt);
+        ah_buf_consume(rd, used);
     }
+}
+
+/* Cut-through: when out_rd ends in the head (and maybe the start) of an
+ * output frame whose rest is already in the child's pipe, send the frame
+ * on with that rest spliced from pipe to pipe, never copied through us.
+ * Only bytes already in the pipe are promised upward, so a child that dies
+ * mid-frame cannot leave a frame short. Returns the bytes spliced, or 0. */
+static size_t cut_through(struct ah_child *c)
+{
+    struct ah_buf *rd = &c->out_rd;
+    if (c->mode != AH_MODE_LOOP || c->fd_out < 0 || !ah_out_splice_ok() || ah_buf_len(rd) < 6)
+        return 0;
+    const uint8_t *h = ah_buf_head(rd);
+    const uint8_t *f = h + 4;
+    uint32_t len = ah_get_u32(h);
+    size_t have = ah_buf_len(rd) - 4; /* of the frame's len bytes */
+    if ((f[0] != AH_F_STDOUT && f[0] != AH_F_STDERR) || len > AH_MAX_FRAME + AH_FRAME_SLACK || f[1] == 255 ||
+        2 + 4 * (size_t)f[1] > len || have < 2 + 4 * (size_t)f[1] || have >= len)
+        return 0; /* not output, malformed (relay_frames judges it), head incomplete, or whole */
+    size_t rest = len - have;
+    int avail = 0;
+    if (rest < AH_SPLICE_MIN || ioctl(c->fd_out, FIONREAD, &avail) < 0 || (size_t)avail < rest)
+        return 0;
+    uint8_t head[10]; /* as relay_frames builds it */
+    ah_set_u32(head, len + 4);
+    head[4] = f[0];
+    head[5] = (uint8_t)(f[1] + 1);
+    ah_set_u32(head + 6, (uint32_t)c->pid);
+    ah_out_splice(head, sizeof(head), f + 2, have - 2, c->fd_out, rest);
+    ah_buf_consume(rd, ah_buf_len(rd));
+    note_stdout(c, rest);
+    return rest;
 }
 
 /* Read frames from a loop child's stdout. Returns bytes read, 0 at EOF, -1 if none. */
 static ssize_t read_frames(struct ah_child *c)
 {
-    uint8_t *dst = ah_buf_reserve(&c->out_rd, AH_READ_CHUNK);
-    ssize_t n = AH_RETRY(read(c->fd_out, dst, AH_READ_CHUNK));
+    size_t spliced = cut_through(c); /* the rest of a frame begun earlier may be here now */
+    if (spliced > 0)
+        return (ssize_t)spliced;
+    /* After big output frames, read little at a frame boundary: the head,
+     * so that the body can be spliced rather than read. */
+    bool probing = c->probe && ah_buf_len(&c->out_rd) == 0;
+    size_t want = probing ? AH_PROBE_READ : AH_READ_CHUNK;
+    uint8_t *dst = ah_buf_reserve(&c->out_rd, want);
+    ssize_t n = AH_RETRY(read(c->fd_out, dst, want));
     if (n > 0) {
         c->out_rd.end += (size_t)n;
         note_stdout(c, (size_t)n);
         relay_frames(c);
-        return n;
+        spliced = cut_through(c);
+        if (probing && spliced == 0)
+            c->probe = false; /* no big frame behind that head: read in bulk again */
+        return n + (ssize_t)spliced;
     }
     if (n < 0 && errno == EAGAIN)
         return -1;

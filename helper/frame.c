@@ -1,7 +1,10 @@
 /* frame.c: upward frames and the blocking flush of fd 1. */
+#define _GNU_SOURCE
 #include "frame.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -117,15 +120,17 @@ static void write_out(struct iovec *iov, int cnt)
     }
 }
 
-void ah_out_relay(const uint8_t *head, size_t head_len, const uint8_t *body, size_t body_len)
+void ah_out_relay(struct iovec *iov, int cnt)
 {
-    if (ah_buf_len(&ah_self.out) > 0 || body_len < AH_RELAY_DIRECT_MIN) { /* keep the order: queue */
-        ah_buf_append(&ah_self.out, head, head_len);
-        ah_buf_append(&ah_self.out, body, body_len);
+    size_t total = 0;
+    for (int i = 0; i < cnt; i++)
+        total += iov[i].iov_len;
+    if (ah_buf_len(&ah_self.out) > 0 || total < AH_RELAY_DIRECT_MIN) { /* keep the order: queue */
+        for (int i = 0; i < cnt; i++)
+            ah_buf_append(&ah_self.out, iov[i].iov_base, iov[i].iov_len);
         return;
     }
-    struct iovec iov[2] = {{(void *)head, head_len}, {(void *)body, body_len}};
-    write_out(iov, 2);
+    write_out(iov, cnt);
 }
 
 void ah_out_flush(void)
@@ -137,3 +142,46 @@ void ah_out_flush(void)
     write_out(&all, 1);
     ah_buf_clear(out); /* written, or nobody is listening any more */
 }
+
+/* Move len bytes that are already in the pipe fd to fd 1 with read and
+ * write: the fallback when splice cannot be used. */
+static void copy_out(int fd, size_t len)
+{
+    uint8_t tmp[16384];
+    while (len > 0 && !ah_self.out_broken) {
+        ssize_t n = AH_RETRY(read(fd, tmp, len < sizeof(tmp) ? len : sizeof(tmp)));
+        if (n <= 0)
+            ah_die(AH_EXIT_TEMP, "spliced frame: %zu promised bytes missing from fd %d", len, fd);
+        struct iovec iov = {tmp, (size_t)n};
+        write_out(&iov, 1);
+        len -= (size_t)n;
+    }
+}
+
+void ah_out_splice(const uint8_t *head, size_t head_len, const uint8_t *pre, size_t pre_len, int fd, size_t len)
+{
+    ah_out_flush(); /* what was queued before goes first */
+    struct iovec iov[2] = {{(void *)head, head_len}, {(void *)pre, pre_len}};
+    write_out(iov, pre_len ? 2 : 1);
+    int stalls = 0;
+    while (len > 0 && !ah_self.out_broken && !ah_self.splice_off) {
+        /* fd is non-blocking, so this never sleeps: a full fd 1 gives EAGAIN. */
+        ssize_t n = splice(fd, NULL, STDOUT_FILENO, NULL, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (n > 0) {
+            len -= (size_t)n;
+            stalls = 0;
+        } else if (n < 0 && errno == EAGAIN && stalls++ < 2) {
+            struct pollfd p = {STDOUT_FILENO, POLLOUT, 0};
+            (void)AH_RETRY(poll(&p, 1, -1)); /* wait for room, as the blocking write would */
+        } else if (n < 0 && errno == EPIPE) {
+            ah_self.out_broken = true;
+            ah_loop_shutdown();
+        } else if (!(n < 0 && errno == EINTR)) {
+            ah_self.splice_off = true; /* EINVAL (fd 1 is no pipe) or an input that stopped short */
+        }
+    }
+    if (len > 0 && !ah_self.out_broken)
+        copy_out(fd, len);
+}
+
+bool ah_out_splice_ok(void) { return !ah_self.splice_off; }

@@ -5,8 +5,10 @@
 #ifndef AH_FRAME_H
 #define AH_FRAME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 #include <sys/types.h>
 
 /* pid 0 means "about this process itself" (depth 0). */
@@ -24,10 +26,18 @@ void ah_emit_output(pid_t pid, uint8_t type, const void *data, size_t len);
 /* Write all pending output to fd 1, blocking. On EPIPE the parent is gone:
  * output is dropped from then on and the process shuts down. */
 void ah_out_flush(void);
-/* Send a relayed frame (a new head, then the frame's body read from a child):
- * written straight from the child's buffer when nothing is queued before it
- * and it is large (no copy into the output queue), else queued. */
+/* Send a relayed frame, iov[0] its new head and the rest its body in
+ * pieces read from a child: written straight from the child's buffer when
+ * nothing is queued before it and it is large (no copy into the output
+ * queue), else queued. */
 #define AH_RELAY_DIRECT_MIN (64 * 1024)
-void ah_out_relay(const uint8_t *head, size_t head_len, const uint8_t *body, size_t body_len);
+void ah_out_relay(struct iovec *iov, int cnt);
+/* Send a frame made of a head, pre_len bytes already read (pre) and the next
+ * len bytes of the pipe fd, moved to fd 1 by splice(2) without passing
+ * through our memory. The caller has seen (FIONREAD) that those len bytes
+ * are in the pipe, so the frame can never be cut short by its source. */
+#define AH_SPLICE_MIN (16 * 1024)
+void ah_out_splice(const uint8_t *head, size_t head_len, const uint8_t *pre, size_t pre_len, int fd, size_t len);
+bool ah_out_splice_ok(void); /* false once fd 1 refused a splice: copy instead */
 
 #endif

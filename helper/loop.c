@@ -298,6 +298,7 @@ void ah_loop_init_child(pid_t parent, int ctl_fd)
     ah_self.parent = parent;
     ah_self.ctl_fd = ctl_fd;
     ah_self.out_broken = false;
+    ah_self.splice_off = false; /* our fd 1 is now the pipe to our parent */
     ah_self.shutting_down = false;
     memcpy(ah_self.filter_self, ah_self.filter_children, sizeof(ah_self.filter_self));
     memset(ah_self.unwaited, 0, sizeof(ah_self.unwaited)); /* the parent's children are not ours */

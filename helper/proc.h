@@ -58,6 +58,7 @@ struct ah_child {
     struct ah_ack *acks;
     size_t nacks, cap_acks;
     struct ah_buf out_rd; /* partial frames read from a loop child's stdout */
+    bool probe;           /* big output frames come: read heads first, to splice their bodies */
     struct ah_watch watch[4];
 };
 
@@ -73,6 +74,7 @@ struct ah_proc {
     struct ah_buf in;   /* bytes read from fd 0 */
     struct ah_buf out;  /* frames waiting for fd 1 */
     bool out_broken;    /* fd 1 is gone: output is dropped */
+    bool splice_off;    /* fd 1 refused a splice (not a pipe): relays copy instead */
     struct ah_child **children;
     size_t nchildren, cap_children;
     uint8_t filter_self[32];     /* call ids denied to this process */

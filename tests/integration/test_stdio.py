@@ -45,11 +45,50 @@ async def test_64mib_random_through_depth_3_arrives_identical(drv: alcovepy.Driv
     assert await p.wait() == 0
 
 
-async def test_output_is_complete_when_the_child_exits_at_once(drv: alcovepy.Driver) -> None:
+# Lines to stdout and stderr in turn, one write each: many small frames of
+# two streams, which the control processes above batch per stream.
+ALTERNATING_WRITER = (
+    "import os, sys\n"
+    "for i in range(int(sys.argv[1])):\n"
+    "    os.write(1, b'out %d\\n' % i); os.write(2, b'err %d\\n' % i)\n"
+)
+
+
+async def chain(drv: alcovepy.Driver, depth: int) -> alcovepy.Process:
+    """A control process at the given depth (0: the helper)."""
+    p = drv.root
+    for _ in range(depth):
+        p = await p.fork()
+    return p
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3])
+async def test_small_writes_to_both_streams_arrive_whole_in_order_and_apart(drv: alcovepy.Driver, depth: int) -> None:
+    n = 20_000
+    p = await (await chain(drv, depth - 1)).fork()
+    await p.execvp(sys.executable, [sys.executable, "-c", ALTERNATING_WRITER, str(n)])
+    got: dict[str, bytes] = {}
+
+    async def collect(name: str, stream: anyio.abc.ByteReceiveStream) -> None:
+        got[name] = await read_all(stream)
+
+    with anyio.fail_after(60):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(collect, "out", p.stdout)
+            tg.start_soon(collect, "err", p.stderr)
+    assert got["out"] == b"".join(b"out %d\n" % i for i in range(n))
+    assert got["err"] == b"".join(b"err %d\n" % i for i in range(n))
+    assert await p.wait() == 0
+
+
+@pytest.mark.parametrize("depth", [1, 3])
+async def test_output_is_complete_when_the_child_exits_at_once(drv: alcovepy.Driver, depth: int) -> None:
+    parent = await chain(drv, depth - 1)
     for _ in range(20):
-        child = await drv.root.fork()
+        child = await parent.fork()
         await child.execvp("/bin/sh", ["sh", "-c", "printf '%s' abcdefgh; exit 5"])
-        assert await read_all(child.stdout) == b"abcdefgh"
+        with anyio.fail_after(30):  # a lost end of stream would hang here
+            assert await read_all(child.stdout) == b"abcdefgh"
         assert await child.wait() == 5
 
 
