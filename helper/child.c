@@ -649,7 +649,8 @@ static ssize_t splice_raw(struct ah_child *c, int stream, int fd, size_t max)
     head[4] = stream ? AH_F_STDERR : AH_F_STDOUT;
     head[5] = 1;
     ah_set_u32(head + 6, (uint32_t)c->pid);
-    ah_out_splice(head, sizeof(head), NULL, 0, fd, n);
+    struct iovec iov = {head, sizeof(head)};
+    ah_out_splice(&iov, 1, fd, n);
     take_credit(c, stream, n);
     if (stream == 0)
         note_stdout(c, n);
@@ -771,11 +772,46 @@ static void relay_frames(struct ah_child *c)
     }
 }
 
-/* Cut-through: when out_rd ends in the head (and maybe the start) of an
- * output frame whose rest is already in the child's pipe, send the frame
- * on with that rest spliced from pipe to pipe, never copied through us.
- * Only bytes already in the pipe are promised upward, so a child that dies
- * mid-frame cannot leave a frame short. Returns the bytes spliced, or 0. */
+/* Cut-through. Once out_rd ends in the whole head of a big output frame,
+ * the frame is sent on in pieces as its body comes: first what was read
+ * with the head, then, each time the child's pipe is readable, what is in
+ * it, spliced from pipe to pipe and never copied through us. Each piece
+ * goes up as a frame of its own (same stream, same pipeline), and only
+ * bytes already read or already in the pipe are promised upward, so a child
+ * dying mid-frame leaves no frame short. Meanwhile c->cont_left counts the
+ * body still to come and out_rd holds just the frame's head. */
+
+/* Send a piece: pre (bytes read) and then n bytes spliced from the pipe. */
+static void send_piece(struct ah_child *c, const uint8_t *pre, size_t pre_len, size_t n)
+{
+    const uint8_t *f = ah_buf_head(&c->out_rd) + 4;
+    size_t pids = 4 * (size_t)f[1];
+    uint8_t head[10]; /* as relay_frames builds it */
+    ah_set_u32(head, (uint32_t)(6 + pids + pre_len + n));
+    head[4] = f[0];
+    head[5] = (uint8_t)(f[1] + 1);
+    ah_set_u32(head + 6, (uint32_t)c->pid);
+    struct iovec iov[3] = {{head, sizeof(head)}, {(void *)(f + 2), pids}, {(void *)pre, pre_len}};
+    ah_out_splice(iov, pre_len ? 3 : 2, c->fd_out, n);
+}
+
+/* Send on what the pipe holds of the frame being cut through. */
+static size_t continue_frame(struct ah_child *c)
+{
+    int avail = 0;
+    if (ioctl(c->fd_out, FIONREAD, &avail) < 0 || avail <= 0)
+        return 0;
+    size_t n = (size_t)avail < c->cont_left ? (size_t)avail : c->cont_left;
+    send_piece(c, NULL, 0, n);
+    c->cont_left -= n;
+    note_stdout(c, n);
+    if (c->cont_left == 0)
+        ah_buf_clear(&c->out_rd);
+    return n;
+}
+
+/* Start cutting through the frame at the end of out_rd, if it is big output
+ * whose head is complete. Returns the body bytes sent on now. */
 static size_t cut_through(struct ah_child *c)
 {
     struct ah_buf *rd = &c->out_rd;
@@ -784,49 +820,55 @@ static size_t cut_through(struct ah_child *c)
     const uint8_t *h = ah_buf_head(rd);
     const uint8_t *f = h + 4;
     uint32_t len = ah_get_u32(h);
-    size_t have = ah_buf_len(rd) - 4; /* of the frame's len bytes */
+    size_t have = ah_buf_len(rd) - 4, hl = 2 + 4 * (size_t)f[1]; /* of the frame's len bytes; its head */
     if ((f[0] != AH_F_STDOUT && f[0] != AH_F_STDERR) || len > AH_MAX_FRAME + AH_FRAME_SLACK || f[1] == 255 ||
-        2 + 4 * (size_t)f[1] > len || have < 2 + 4 * (size_t)f[1] || have >= len)
-        return 0; /* not output, malformed (relay_frames judges it), head incomplete, or whole */
-    size_t rest = len - have;
-    int avail = 0;
-    if (rest < AH_SPLICE_MIN || ioctl(c->fd_out, FIONREAD, &avail) < 0 || (size_t)avail < rest)
-        return 0;
-    uint8_t head[10]; /* as relay_frames builds it */
-    ah_set_u32(head, len + 4);
-    head[4] = f[0];
-    head[5] = (uint8_t)(f[1] + 1);
-    ah_set_u32(head + 6, (uint32_t)c->pid);
-    ah_out_splice(head, sizeof(head), f + 2, have - 2, c->fd_out, rest);
-    ah_buf_consume(rd, ah_buf_len(rd));
-    note_stdout(c, rest);
-    return rest;
+        hl > len || have < hl || have >= len || len - have < AH_SPLICE_MIN)
+        return 0; /* not output, malformed (relay_frames judges it), head incomplete, whole, or small */
+    size_t pre = have - hl;
+    if (pre > 0)
+        send_piece(c, f + hl, pre, 0);
+    c->cont_left = len - have;
+    rd->end = rd->start + 4 + hl; /* keep the head: it names every piece */
+    return pre + continue_frame(c);
 }
 
 /* Read frames from a loop child's stdout. Returns bytes read, 0 at EOF, -1 if none. */
 static ssize_t read_frames(struct ah_child *c)
 {
-    size_t spliced = cut_through(c); /* the rest of a frame begun earlier may be here now */
-    if (spliced > 0)
-        return (ssize_t)spliced;
-    /* After big output frames, read little at a frame boundary: the head,
-     * so that the body can be spliced rather than read. */
-    bool probing = c->probe && ah_buf_len(&c->out_rd) == 0;
-    size_t want = probing ? AH_PROBE_READ : AH_READ_CHUNK;
-    uint8_t *dst = ah_buf_reserve(&c->out_rd, want);
-    ssize_t n = AH_RETRY(read(c->fd_out, dst, want));
-    if (n > 0) {
-        c->out_rd.end += (size_t)n;
-        note_stdout(c, (size_t)n);
-        relay_frames(c);
-        spliced = cut_through(c);
-        if (probing && spliced == 0)
-            c->probe = false; /* no big frame behind that head: read in bulk again */
-        return n + (ssize_t)spliced;
+    uint8_t one;
+    ssize_t n;
+    if (c->cont_left > 0) { /* in the middle of a frame being cut through */
+        size_t moved = continue_frame(c);
+        if (moved > 0)
+            return (ssize_t)moved;
+        n = AH_RETRY(read(c->fd_out, &one, 1)); /* readable but empty: EOF, or a byte just came */
+        if (n > 0) {
+            send_piece(c, &one, 1, 0);
+            if (--c->cont_left == 0)
+                ah_buf_clear(&c->out_rd);
+            return 1;
+        }
+    } else {
+        /* After big output frames, read little at a frame boundary: the
+         * head, so that the body can be spliced rather than read. */
+        bool probing = c->probe && ah_buf_len(&c->out_rd) == 0;
+        size_t want = probing ? AH_PROBE_READ : AH_READ_CHUNK;
+        uint8_t *dst = ah_buf_reserve(&c->out_rd, want);
+        n = AH_RETRY(read(c->fd_out, dst, want));
+        if (n > 0) {
+            c->out_rd.end += (size_t)n;
+            note_stdout(c, (size_t)n);
+            relay_frames(c);
+            size_t cut = cut_through(c);
+            if (probing && cut == 0 && c->cont_left == 0)
+                c->probe = false; /* no big frame behind that head: read in bulk again */
+            return n + (ssize_t)cut;
+        }
     }
     if (n < 0 && errno == EAGAIN)
         return -1;
     ah_buf_clear(&c->out_rd); /* a partial frame from a dead child is dropped */
+    c->cont_left = 0;
     stream_closed(c, 0);
     return 0;
 }

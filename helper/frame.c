@@ -158,11 +158,10 @@ static void copy_out(int fd, size_t len)
     }
 }
 
-void ah_out_splice(const uint8_t *head, size_t head_len, const uint8_t *pre, size_t pre_len, int fd, size_t len)
+void ah_out_splice(struct iovec *iov, int cnt, int fd, size_t len)
 {
     ah_out_flush(); /* what was queued before goes first */
-    struct iovec iov[2] = {{(void *)head, head_len}, {(void *)pre, pre_len}};
-    write_out(iov, pre_len ? 2 : 1);
+    write_out(iov, cnt);
     int stalls = 0;
     while (len > 0 && !ah_self.out_broken && !ah_self.splice_off) {
         /* fd is non-blocking, so this never sleeps: a full fd 1 gives EAGAIN. */

@@ -32,12 +32,12 @@ void ah_out_flush(void);
  * queue), else queued. */
 #define AH_RELAY_DIRECT_MIN (64 * 1024)
 void ah_out_relay(struct iovec *iov, int cnt);
-/* Send a frame made of a head, pre_len bytes already read (pre) and the next
- * len bytes of the pipe fd, moved to fd 1 by splice(2) without passing
+/* Send a frame made of iov (its head, then bytes already read) and the
+ * next len bytes of the pipe fd, moved to fd 1 by splice(2) without passing
  * through our memory. The caller has seen (FIONREAD) that those len bytes
  * are in the pipe, so the frame can never be cut short by its source. */
 #define AH_SPLICE_MIN (16 * 1024)
-void ah_out_splice(const uint8_t *head, size_t head_len, const uint8_t *pre, size_t pre_len, int fd, size_t len);
+void ah_out_splice(struct iovec *iov, int cnt, int fd, size_t len);
 bool ah_out_splice_ok(void); /* false once fd 1 refused a splice: copy instead */
 
 #endif

@@ -59,6 +59,7 @@ struct ah_child {
     size_t nacks, cap_acks;
     struct ah_buf out_rd; /* partial frames read from a loop child's stdout */
     bool probe;           /* big output frames come: read heads first, to splice their bodies */
+    size_t cont_left;     /* body bytes still to come of the frame being cut through */
     struct ah_watch watch[4];
 };
 
