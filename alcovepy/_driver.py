@@ -76,6 +76,7 @@ STDIN_CHUNK: Final = 256 * 1024  # bytes per stdin request
 STDIN_WINDOW: Final = 4  # stdin requests in flight per pipeline
 FINISHED_KEPT: Final = 65536  # exit statuses (and untaken events) kept for processes whose state was dropped
 CLOSE_MARGIN: Final = 5.0  # seconds beyond the helper's grace before it is killed
+_ROOT: Final[tuple[int, ...]] = ()  # the helper's pipeline; CPython's () is one object, so `is` finds it cheaply
 
 
 @final
@@ -230,6 +231,7 @@ class Driver(DriverCalls):
         "_waiters",
         "_wfd",
         "_write_lock",
+        "_writers",
         "helper_pid",
         "helper_version",
     )
@@ -247,6 +249,9 @@ class Driver(DriverCalls):
         self._finished: dict[tuple[int, ...], tuple[int | None, tuple[Event, ...]]] = {}
         self._gates: dict[tuple[int, ...], set[anyio.Event]] = {}  # exec in flight -> watchers
         self._write_lock = anyio.Lock()
+        # tasks holding or awaiting _write_lock: 0 means a frame may be
+        # written at once (cheaper to test than the lock's locked())
+        self._writers = 0
         self._leading = False  # a task is reading the helper's pipe
         self._wait_readable = _readable_waiter()
         self._loop_reader: _LoopReader | None = None
@@ -319,7 +324,7 @@ class Driver(DriverCalls):
         (waiting for the helper's pipe). It is _request then _outcome inlined;
         a contended write or another task's reading takes their general paths.
         """
-        pl = _a.pipeline(pipeline)
+        pl = () if pipeline is _ROOT else _a.pipeline(pipeline)
         exec_ = spec.kind == "exec"
         if exec_ and not pl:
             raise ValueError(f"{spec.name}: the helper itself cannot exec; fork a child and exec that")
@@ -334,7 +339,7 @@ class Driver(DriverCalls):
             waiter.gate = pl
         self._waiters[reqid] = waiter
         try:
-            sent = 0 if self._write_lock.locked() else self._write_some(frame)
+            sent = self._write_some(frame) if not self._writers else 0
             if sent != len(frame):
                 await self._send_rest(frame, sent)
         except BaseException:
@@ -555,7 +560,7 @@ class Driver(DriverCalls):
 
     def _return_credit_nowait(self, pl: tuple[int, ...], stream: int, buf: StreamBuffer) -> None:
         """Hand consumed output back as credit if the pipe takes it now; else keep owing."""
-        if self._write_lock.locked() or self._closed or self._failure is not None:
+        if self._writers or self._closed or self._failure is not None:
             return
         frame = encode_credit(pl, stream, min(buf.unreturned, 0xFFFFFFFF))
         with contextlib.suppress(HelperExited):  # the reading side reports that
@@ -645,7 +650,7 @@ class Driver(DriverCalls):
     async def _send(self, frame: bytes) -> None:
         """Write one whole frame, or (if cancelled before any byte) nothing."""
         self._check_usable()
-        await self._send_rest(frame, 0 if self._write_lock.locked() else self._write_some(frame))
+        await self._send_rest(frame, self._write_some(frame) if not self._writers else 0)
 
     async def _send_rest(self, frame: bytes, sent: int) -> None:
         """Finish writing frame, of which the pipe took sent bytes at once
@@ -653,16 +658,20 @@ class Driver(DriverCalls):
         if sent == len(frame):
             return
         view = memoryview(frame)
-        if sent > 0:  # part of the frame is on the wire: the rest must follow, uncancellable
-            self._write_lock.acquire_nowait()
-            try:
-                with anyio.CancelScope(shield=True):
-                    await self._write_blocked(view[sent:], first=False)
-            finally:
-                self._write_lock.release()
-            return
-        async with self._write_lock:
-            await self._write_blocked(view, first=True)
+        self._writers += 1
+        try:
+            if sent > 0:  # part of the frame is on the wire: the rest must follow, uncancellable
+                self._write_lock.acquire_nowait()  # free: nobody held or awaited it (_writers was 0)
+                try:
+                    with anyio.CancelScope(shield=True):
+                        await self._write_blocked(view[sent:], first=False)
+                finally:
+                    self._write_lock.release()
+                return
+            async with self._write_lock:
+                await self._write_blocked(view, first=True)
+        finally:
+            self._writers -= 1
 
     async def _write_blocked(self, view: memoryview, first: bool) -> None:
         """The pipe is full: write the rest as it drains, reading meanwhile

@@ -69,10 +69,12 @@ __all__ = [
 ]
 
 FRAME_SLACK = 2048  # pids prepended on the way up
+_MAX_UP = _spec.MAX_FRAME + FRAME_SLACK  # the longest frame from the helper
 CREDIT_BATCH = 256 * 1024  # hand credit back once this much output was consumed
 STDOUT, STDERR = 0, 1
 
 _LEN = struct.Struct(">I")
+_HEAD = struct.Struct(">IBB")  # a frame's length, type and depth
 _ENCODER = msgspec.msgpack.Encoder()
 _INT_LIST = msgspec.msgpack.Decoder(list[int])
 _INT = msgspec.msgpack.Decoder(int)
@@ -93,6 +95,7 @@ _CALL_HEADERS: dict[int, struct.Struct] = {}  # by depth: the head of a call fra
 _FRAME_CALL = _spec.FRAME_CALL
 _FRAME_REPLY = _spec.FRAME_REPLY
 _STATUS_OK = _spec.STATUS_OK
+_NO_ARGS = _ENCODER.encode(())  # the payload of a call without arguments
 _tuple_new = tuple.__new__  # makes a Frame without the Python-level __new__ of a NamedTuple
 
 
@@ -140,13 +143,16 @@ class FrameDecoder:
         frames: list[Frame] = []
         pos, end = self._start, self._end
         while end - pos >= 4:
-            (length,) = _LEN.unpack_from(buf, pos)
-            if length < 2 or length > _spec.MAX_FRAME + FRAME_SLACK:
+            if end - pos >= 6:  # length, type and depth in one unpacking
+                length, ftype, depth = _HEAD.unpack_from(buf, pos)
+            else:
+                (length,) = _LEN.unpack_from(buf, pos)
+                ftype = depth = 0
+            if length < 2 or length > _MAX_UP:
                 raise HelperProtocolError(f"frame length {length} out of range")
             stop = pos + 4 + length
             if stop > end:
                 break
-            ftype, depth = buf[pos + 4], buf[pos + 5]
             body_at = pos + 6 + 4 * depth
             if body_at > stop:
                 raise HelperProtocolError(f"frame of {length} bytes cannot hold depth {depth}")
@@ -273,9 +279,9 @@ class Execed:
 Effect = Resolved | Failed | Output | EventArrived | Gone | Execed
 
 
-@dataclass(slots=True)
-class Pending:
-    """A request in flight: what it was and where it went."""
+class Pending(NamedTuple):
+    """A request in flight: what it was and where it went (a NamedTuple:
+    one is made per call, and tuple.__new__ makes it cheaply)."""
 
     pipeline: tuple[int, ...]
     spec: CallSpec[object] | None  # None for stdin writes and closes
@@ -331,7 +337,7 @@ class Router:
         The frame is what encode_request makes, built here with the call
         header of the depth looked up once and the next id taken inline: a
         call's own Python cost is a large part of a round trip at depth 0."""
-        payload = _ENCODER.encode(args)
+        payload = _ENCODER.encode(args) if args else _NO_ARGS
         pending = self.pending
         reqid = self._next % 0xFFFFFFFF + 1
         self._next = reqid
@@ -346,7 +352,7 @@ class Router:
             frame = head.pack(length, _FRAME_CALL, depth, *pipeline, reqid, spec.id) + payload
         else:  # unpacking even an empty pipeline into the call costs a third of the packing
             frame = head.pack(length, _FRAME_CALL, 0, reqid, spec.id) + payload
-        pending[reqid] = Pending(pipeline, spec, spec.name)
+        pending[reqid] = _tuple_new(Pending, (pipeline, spec, spec.name))
         return reqid, frame
 
     def stdin(self, pipeline: tuple[int, ...], data: bytes | memoryview) -> tuple[int, bytes]:
@@ -389,7 +395,8 @@ class Router:
             # was on its way; its parent then answers "no such process").
             self.late_replies += 1
             return []
-        status, value = body[4], memoryview(body)[5:]
+        # a small value is sliced (one object), a large one viewed (no copy)
+        status, value = body[4], body[5:] if len(body) <= 4096 else memoryview(body)[5:]
         if status != _STATUS_OK:
             return [Failed(reqid, self._error(pending, status, value))]
         spec = pending.spec
@@ -401,7 +408,7 @@ class Router:
             effects.append(Execed(pending.pipeline))
         return effects
 
-    def _error(self, pending: Pending, status: int, value: memoryview) -> BaseException:
+    def _error(self, pending: Pending, status: int, value: bytes | memoryview) -> BaseException:
         name, pl = pending.what, pending.pipeline
         if status == _spec.STATUS_ERRNO:
             return call_error(_ERRNO.decode(value), name, pl)
