@@ -560,6 +560,33 @@ void ah_child_forward(struct ah_child *c, const uint8_t *f, uint32_t len)
     ah_child_on_stdin_writable(c);
 }
 
+static void note_stdin(struct ah_child *c, size_t n)
+{
+    if (c->in_queued < AH_BUSY_STREAM && c->in_queued + n >= AH_BUSY_STREAM)
+        (void)fcntl(c->fd_in, F_SETPIPE_SZ, AH_BIG_PIPE); /* a busy stdin: see note_stdout */
+    c->in_queued += n;
+}
+
+/* Put len bytes into c's stdin: written at once as far as the pipe takes
+ * them (no copy), the rest queued. False if the pipe broke: then the
+ * request was answered with the error. */
+static bool put_stdin(struct ah_child *c, uint32_t reqid, const uint8_t *data, size_t len)
+{
+    size_t done = 0;
+    if (ah_buf_len(&c->in_q) == 0 && len > 0) {
+        ssize_t n = AH_RETRY(write(c->fd_in, data, len));
+        if (n < 0 && errno != EAGAIN) {
+            ah_reply_errno(c->pid, reqid, errno);
+            close_stdin(c, errno);
+            return false;
+        }
+        done = n > 0 ? (size_t)n : 0;
+    }
+    ah_buf_append(&c->in_q, data + done, len - done);
+    note_stdin(c, len);
+    return true;
+}
+
 void ah_child_stdin(struct ah_child *c, uint32_t reqid, const uint8_t *data, size_t len)
 {
     if (c->mode != AH_MODE_EXECED) {
@@ -570,22 +597,95 @@ void ah_child_stdin(struct ah_child *c, uint32_t reqid, const uint8_t *data, siz
         ah_reply_errno(c->pid, reqid, EPIPE);
         return;
     }
-    size_t done = 0;
-    if (ah_buf_len(&c->in_q) == 0) { /* write straight from the request: no copy */
-        ssize_t n = AH_RETRY(write(c->fd_in, data, len));
-        if (n < 0 && errno != EAGAIN) {
-            ah_reply_errno(c->pid, reqid, errno);
-            close_stdin(c, errno);
-            return;
-        }
-        done = n > 0 ? (size_t)n : 0;
-    }
-    ah_buf_append(&c->in_q, data + done, len - done);
-    if (c->in_queued < AH_BUSY_STREAM && c->in_queued + len >= AH_BUSY_STREAM)
-        (void)fcntl(c->fd_in, F_SETPIPE_SZ, AH_BIG_PIPE); /* a busy stdin: see note_stdout */
-    c->in_queued += len;
+    if (!put_stdin(c, reqid, data, len))
+        return;
     push_ack(c, reqid, false);
     ah_child_on_stdin_writable(c);
+}
+
+/* ---- stdin cut-through ---------------------------------------------------
+ * A big stdin frame for one of our programs goes into its pipe as it comes
+ * in on fd 0, rather than being gathered whole and then written: spliced
+ * from pipe to pipe while nothing is queued for the program, else read
+ * straight into its queue. No other frame is read meanwhile (they follow
+ * it on fd 0); the request is acknowledged once its last byte is in the
+ * program's pipe, as for a frame taken whole. */
+
+bool ah_child_stdin_cut(const uint8_t *f, size_t have, uint32_t len)
+{
+    /* f: |type|depth 1|pid|reqid|data|, `have` of its len bytes read */
+    if (have < 10 || f[0] != AH_F_STDIN || f[1] != 1 || len - have < AH_SPLICE_MIN)
+        return false;
+    struct ah_child *c = ah_child_find((pid_t)ah_get_u32(f + 2));
+    if (c == NULL || c->exited || c->mode != AH_MODE_EXECED || c->fd_in < 0 || ah_buf_len(&c->in_q) > 0)
+        return false; /* not a program's open stdin, or bytes queued first: the frame is taken whole */
+    uint32_t reqid = ah_get_u32(f + 6);
+    ah_self.in_cut.pid = c->pid;
+    ah_self.in_cut.reqid = reqid;
+    ah_self.in_cut.left = len - have;
+    ah_self.in_cut.answered = !put_stdin(c, reqid, f + 10, have - 10);
+    return true;
+}
+
+/* The program the cut frame is for, while its stdin takes bytes. */
+static struct ah_child *cut_target(void)
+{
+    struct ah_in_cut *k = &ah_self.in_cut;
+    if (k->answered)
+        return NULL;
+    struct ah_child *c = ah_child_find(k->pid);
+    if (c != NULL && c->fd_in >= 0 && !c->exited)
+        return c;
+    ah_reply_errno(k->pid, k->reqid, EPIPE); /* its stdin closed under the frame */
+    k->answered = true;
+    return NULL;
+}
+
+void ah_child_stdin_cut_continue(void)
+{
+    struct ah_in_cut *k = &ah_self.in_cut;
+    int avail = 0;
+    if (ioctl(STDIN_FILENO, FIONREAD, &avail) < 0 || avail <= 0)
+        avail = 1; /* readable and empty: EOF, unless a byte just came; a read tells */
+    size_t n = (size_t)avail < k->left ? (size_t)avail : k->left;
+    struct ah_child *c = cut_target();
+    if (c != NULL && ah_buf_len(&c->in_q) == 0) {
+        ssize_t m = splice(STDIN_FILENO, NULL, c->fd_in, NULL, n, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (m > 0) {
+            note_stdin(c, (size_t)m);
+            k->left -= (size_t)m;
+            n -= (size_t)m;
+        } else if (m < 0 && errno == EPIPE) {
+            ah_reply_errno(c->pid, k->reqid, EPIPE);
+            close_stdin(c, EPIPE);
+            k->answered = true;
+            c = NULL;
+        } /* else the pipe is full (EAGAIN) or takes no splice: read the bytes */
+    }
+    if (n > 0) {
+        uint8_t scratch[16384];
+        if (c == NULL && n > sizeof(scratch))
+            n = sizeof(scratch);
+        uint8_t *dst = c != NULL ? ah_buf_reserve(&c->in_q, n) : scratch;
+        ssize_t r = AH_RETRY(read(STDIN_FILENO, dst, n));
+        if (r < 0 && errno == EAGAIN)
+            return;
+        if (r <= 0) {
+            ah_loop_shutdown(); /* our parent is gone mid-frame */
+            return;
+        }
+        if (c != NULL) {
+            c->in_q.end += (size_t)r;
+            note_stdin(c, (size_t)r);
+        }
+        k->left -= (size_t)r;
+    }
+    if (k->left == 0 && (c = cut_target()) != NULL)
+        push_ack(c, k->reqid, false);
+    if (k->left == 0)
+        *k = (struct ah_in_cut){0, 0, 0, false};
+    if (c != NULL)
+        ah_child_on_stdin_writable(c);
 }
 
 void ah_child_close_stdin(struct ah_child *c, uint32_t reqid)

@@ -30,6 +30,11 @@ int ah_child_clone_exec(struct ah_call *c, int64_t flags, const struct ah_writes
 void ah_child_forward(struct ah_child *c, const uint8_t *frame, uint32_t len);
 void ah_child_stdin(struct ah_child *c, uint32_t reqid, const uint8_t *data, size_t len);
 void ah_child_close_stdin(struct ah_child *c, uint32_t reqid);
+/* Cut-through of a big stdin frame (see child.c): start it for the partial
+ * frame f (have of its len bytes read; false: not such a frame), then
+ * continue it each time fd 0 is readable while ah_self.in_cut.left > 0. */
+bool ah_child_stdin_cut(const uint8_t *f, size_t have, uint32_t len);
+void ah_child_stdin_cut_continue(void);
 void ah_child_credit(struct ah_child *c, int stream, uint32_t amount);
 
 void ah_child_on_stdin_writable(struct ah_child *c);

@@ -30,6 +30,10 @@
 #include "util.h"
 
 #define AH_STDIN_CHUNK (256 * 1024)
+#define AH_PROBE_READ 4096           /* a frame head and a little of its body */
+#define AH_STDIN_BIG (64 * 1024)     /* a stdin frame this big makes the next read a probe */
+
+static bool stdin_probe; /* big stdin frames come: read heads first, to splice their bodies */
 
 struct ah_proc ah_self = {.ctl_fd = -1, .sig_fd = -1};
 
@@ -178,9 +182,17 @@ static void route(const uint8_t *f, uint32_t len)
 
 static void on_stdin(void)
 {
+    if (ah_self.in_cut.left > 0) {
+        ah_child_stdin_cut_continue();
+        return;
+    }
     struct ah_buf *in = &ah_self.in;
-    uint8_t *dst = ah_buf_reserve(in, AH_STDIN_CHUNK);
-    ssize_t n = AH_RETRY(read(STDIN_FILENO, dst, AH_STDIN_CHUNK));
+    /* After big stdin frames, read little at a frame boundary: the head, so
+     * that the body can be spliced into the program's pipe. */
+    bool probing = stdin_probe && ah_buf_len(in) == 0;
+    size_t want = probing ? AH_PROBE_READ : AH_STDIN_CHUNK;
+    uint8_t *dst = ah_buf_reserve(in, want);
+    ssize_t n = AH_RETRY(read(STDIN_FILENO, dst, want));
     if (n < 0 && errno == EAGAIN)
         return;
     if (n <= 0) {
@@ -194,9 +206,16 @@ static void on_stdin(void)
             protocol_error("frame of %u bytes exceeds the limit", len);
         if (ah_buf_len(in) < 4 + (size_t)len)
             break;
+        if (len >= AH_STDIN_BIG && ah_buf_head(in)[4] == AH_F_STDIN)
+            stdin_probe = true;
         route(ah_buf_head(in) + 4, len);
         ah_buf_consume(in, 4 + (size_t)len);
     }
+    bool cut = ah_buf_len(in) >= 4 && ah_child_stdin_cut(ah_buf_head(in) + 4, ah_buf_len(in) - 4, ah_get_u32(ah_buf_head(in)));
+    if (cut)
+        ah_buf_consume(in, ah_buf_len(in)); /* the frame's start is in the program's pipe or queue */
+    else if (probing)
+        stdin_probe = false; /* no big stdin frame behind that head: read in bulk again */
 }
 
 static void on_ready(const struct ah_watch *w)
@@ -293,6 +312,8 @@ void ah_loop_init_child(pid_t parent, int ctl_fd)
     w_sig.armed = w_stdin.armed = 0;
     ah_children_forget();
     ah_buf_clear(&ah_self.in);
+    ah_self.in_cut = (struct ah_in_cut){0, 0, 0, false};
+    stdin_probe = false;
     ah_buf_clear(&ah_self.out);
     ah_self.depth++;
     ah_self.parent = parent;

@@ -63,6 +63,14 @@ struct ah_child {
     struct ah_watch watch[4];
 };
 
+/* A stdin frame for a program being passed on as it comes (child.c). */
+struct ah_in_cut {
+    pid_t pid;
+    uint32_t reqid;
+    size_t left;   /* its bytes still to come on fd 0; 0: none in progress */
+    bool answered; /* the request already failed and was answered: drop the rest */
+};
+
 struct ah_proc {
     int depth;
     pid_t parent;       /* pid of the parent at fork time (pdeathsig race check) */
@@ -73,6 +81,7 @@ struct ah_proc {
     bool pipe_ignored;  /* the user set SIGPIPE to SIG_IGN (kept for exec) */
     int64_t opt[AH_NOPTS];
     struct ah_buf in;   /* bytes read from fd 0 */
+    struct ah_in_cut in_cut;
     struct ah_buf out;  /* frames waiting for fd 1 */
     bool out_broken;    /* fd 1 is gone: output is dropped */
     bool splice_off;    /* fd 1 refused a splice (not a pipe): relays copy instead */

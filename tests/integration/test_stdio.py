@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import sys
 from typing import TYPE_CHECKING
 
@@ -115,6 +116,35 @@ async def test_stdin_8mib_to_cat(drv: alcovepy.Driver) -> None:
     with anyio.fail_after(60):
         assert await feed_and_collect(cat, [data]) == data
     assert await cat.wait() == 0
+
+
+async def test_stdin_to_a_program_that_starts_reading_late_arrives_whole(drv: alcovepy.Driver) -> None:
+    # Its pipe is full for a while: the helper queues what it cannot splice.
+    data = os.urandom(16 * MiB)
+    late = await drv.root.fork()
+    await late.execvp("/bin/sh", ["sh", "-c", "sleep 0.3; exec cat"])
+    with anyio.fail_after(60):
+        assert await feed_and_collect(late, [data[: 5 * MiB], data[5 * MiB :]]) == data
+    assert await late.wait() == 0
+
+
+async def test_stdin_closed_by_the_program_mid_write_fails_only_that_stream(drv: alcovepy.Driver) -> None:
+    # The program reads 1 MiB, then closes its stdin and lives on: the
+    # write fails, and calls and another program's stdin are unaffected.
+    closer = await drv.root.fork()
+    await closer.execvp("/bin/sh", ["sh", "-c", "head -c 1048576 >/dev/null; exec 0<&-; sleep 30"])
+    cat = await drv.root.fork()
+    await cat.execvp("/bin/cat", ["cat"])
+    data = os.urandom(4 * MiB)
+    with anyio.fail_after(60):
+        with pytest.raises(anyio.BrokenResourceError):
+            for _ in range(8):
+                await closer.stdin.send(data)
+        assert await drv.root.getpid() == drv.helper_pid
+        assert await feed_and_collect(cat, [data]) == data
+    assert await cat.wait() == 0
+    await drv.root.kill(closer.pid, signal.SIGKILL)
+    assert await closer.wait() == -signal.SIGKILL
 
 
 async def test_stdin_and_stdout_at_depth_2_with_many_small_writes(drv: alcovepy.Driver) -> None:
