@@ -75,10 +75,11 @@ static void close_watched(struct ah_child *c, int idx)
     close_fd(fds[idx]);
 }
 
+/* Our end of a fresh pipe: its only status flag is the access mode, which
+ * F_SETFL leaves alone, so no F_GETFL is needed. -1: no such pipe. */
 static void set_nonblock(int fd)
 {
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+    if (fd >= 0 && fcntl(fd, F_SETFL, O_NONBLOCK) < 0)
         ah_die_errno("fcntl O_NONBLOCK");
 }
 
@@ -162,18 +163,21 @@ static pid_t do_fork(int use_clone, int64_t flags)
     return (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, 0UL);
 }
 
-static int make_pipes(int p[4][2])
+/* The pipes of a new child: stdin, stdout, stderr and, if n is 4, ctl
+ * (a program spawned by vfork needs none: its exec is known on return). */
+static int make_pipes(int p[4][2], int n)
 {
     if (ah_self.depth >= ah_self.opt[AH_OPT_MAXFORKDEPTH] || (int64_t)ah_self.nchildren >= ah_self.opt[AH_OPT_MAXCHILD]) {
         errno = EAGAIN;
         return -1;
     }
-    for (int n = 0; n < 4; n++) {
-        if (pipe2(p[n], O_CLOEXEC) < 0) {
+    p[3][0] = p[3][1] = -1;
+    for (int i = 0; i < n; i++) {
+        if (pipe2(p[i], O_CLOEXEC) < 0) {
             int e = errno;
-            while (n-- > 0) {
-                close(p[n][0]);
-                close(p[n][1]);
+            while (i-- > 0) {
+                close(p[i][0]);
+                close(p[i][1]);
             }
             errno = e;
             return -1;
@@ -186,8 +190,10 @@ static void close_pipes(int p[4][2])
 {
     int e = errno;
     for (int n = 0; n < 4; n++) {
-        close(p[n][0]);
-        close(p[n][1]);
+        if (p[n][0] >= 0)
+            close(p[n][0]);
+        if (p[n][1] >= 0)
+            close(p[n][1]);
     }
     errno = e;
 }
@@ -197,7 +203,8 @@ static struct ah_child *parent_side(int p[4][2], pid_t pid)
     close(p[0][0]);
     close(p[1][1]);
     close(p[2][1]);
-    close(p[3][1]);
+    if (p[3][1] >= 0)
+        close(p[3][1]);
     add_child(pid, p[0][1], p[1][0], p[2][0], p[3][0]);
     return ah_self.children[ah_self.nchildren - 1];
 }
@@ -206,7 +213,7 @@ int ah_child_spawn(struct ah_call *c, int use_clone, int64_t flags)
 {
     int p[4][2];
     pid_t parent = getpid();
-    if (make_pipes(p) < 0)
+    if (make_pipes(p, 4) < 0)
         return AH_ST_ERRNO;
     pid_t pid = do_fork(use_clone, flags);
     if (pid < 0) {
@@ -255,7 +262,7 @@ static int spawn_child(void *arg)
 int ah_child_spawn_exec(struct ah_call *c, const char *file, char *const argv[], char *const envp[])
 {
     int p[4][2];
-    if (make_pipes(p) < 0)
+    if (make_pipes(p, 3) < 0)
         return AH_ST_ERRNO;
     struct spawn_args a = {p, file, argv, envp, getpid(), 0};
     pid_t pid = clone(spawn_child, spawn_stack + sizeof(spawn_stack), CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
@@ -267,7 +274,6 @@ int ah_child_spawn_exec(struct ah_call *c, const char *file, char *const argv[],
     }
     struct ah_child *ch = parent_side(p, pid);
     ch->mode = AH_MODE_EXECED;
-    close_fd(&ch->fd_ctl); /* not watched yet */
     ch->ctl = AH_CTL_EOF;
     ah_mp_put_int(c->out, pid);
     return AH_ST_OK;
@@ -385,7 +391,7 @@ int ah_child_clone_exec(struct ah_call *c, int64_t flags, const struct ah_writes
 {
     int p[4][2], go[2], ready[2] = {-1, -1};
     pid_t parent = getpid();
-    if (make_pipes(p) < 0)
+    if (make_pipes(p, 4) < 0)
         return AH_ST_ERRNO;
     if (pipe2(go, O_CLOEXEC) < 0) {
         close_pipes(p);
