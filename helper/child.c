@@ -10,6 +10,14 @@
  * its stream has credit, which Python returns as it consumes; that is the
  * backpressure that bounds memory. stdin bytes are queued and written
  * without blocking, and acknowledged once they are in the pipe.
+ *
+ * Bulk data is not copied through us where the kernel can move it: a
+ * program's output waiting in its pipe goes up by splice(2) (splice_raw),
+ * the body of a big output frame from a loop child is passed on as it
+ * comes (cut_through), and a big stdin frame goes into the program's pipe
+ * as it comes in on fd 0 (ah_child_stdin_cut). Each promises upward or
+ * downward only bytes already read or already in a pipe, so a peer dying
+ * mid-frame can never leave a frame short.
  */
 #define _GNU_SOURCE
 #include "child.h"
