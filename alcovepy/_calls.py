@@ -378,6 +378,10 @@ def _args_readlink(path: StrOrBytes) -> tuple[object, ...]:
     return (_a.path("path", path),)
 
 
+def _args_spawn_wait(file: StrOrBytes, argv: Sequence[StrOrBytes], env: Sequence[StrOrBytes] | None = None) -> tuple[object, ...]:
+    return (_a.cstr("file", file), _a.argv("argv", argv), _a.optional_argv("env", env),)
+
+
 # call name -> (id, argument encoder) of every call that can be a setup step
 _STEPS: dict[str, tuple[int, Callable[..., tuple[object, ...]]]] = {  # type: ignore[explicit-any]
     "version": (1, _args_version),
@@ -1128,6 +1132,13 @@ class DriverCalls:
         still take effect in the process; its late reply is discarded."""
         return await self._call(pipeline, _s.CALL_READLINK, _args_readlink(path))
 
+    async def spawn_wait(self, pipeline: PipelineLike, file: StrOrBytes, argv: Sequence[StrOrBytes], env: Sequence[StrOrBytes] | None = None) -> int:
+        """Run a program to its end in one request: fork a child that execs file (PATH search) with argv and env (None: inherit), its stdin, stdout and stderr on /dev/null, and answer with its exit status once it ends, like Popen.returncode (the exit code, or -signal). No events or streams are kept for it. Raises the exec errno (e.g. FileNotFoundError) if it cannot run. Cancelling the call leaves the program running to its end (it is still killed with its parent).
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._call(pipeline, _s.CALL_SPAWN_WAIT, _args_spawn_wait(file, argv, env))
+
 
 class ProcessCalls:
     """Every call of the table as a method of the process it addresses."""
@@ -1743,3 +1754,10 @@ class ProcessCalls:
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
         return await self._calls_driver.readlink(self._calls_pipeline, path)
+
+    async def spawn_wait(self, file: StrOrBytes, argv: Sequence[StrOrBytes], env: Sequence[StrOrBytes] | None = None) -> int:
+        """Run a program to its end in one request: fork a child that execs file (PATH search) with argv and env (None: inherit), its stdin, stdout and stderr on /dev/null, and answer with its exit status once it ends, like Popen.returncode (the exit code, or -signal). No events or streams are kept for it. Raises the exec errno (e.g. FileNotFoundError) if it cannot run. Cancelling the call leaves the program running to its end (it is still killed with its parent).
+
+        Cancellation: if cancelled after the request was sent, the call may
+        still take effect in the process; its late reply is discarded."""
+        return await self._calls_driver.spawn_wait(self._calls_pipeline, file, argv, env)

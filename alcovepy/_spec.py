@@ -28,7 +28,7 @@ from alcovepy._wire import (
     RESULT_WAIT,
 )
 
-SPEC_DIGEST: Final = "f8fd50f662d07bc28175ec68f6b4e8a2fe90b9afdf326482269e0709e3421a4e"
+SPEC_DIGEST: Final = "c5cabb67b4e21667a32cefe96397f8ff176f8528156dcb2bfeb5b404fd3ca9f6"
 VERSION: Final = "0.1.0"
 PROTOCOL_VERSION: Final = 1
 MAX_FRAME: Final = 67108864
@@ -184,6 +184,7 @@ CALL_SECCOMP_CONSTANT: Final = CallSpec(87, "seccomp_constant", RESULT_OPTIONAL_
 CALL_SYSCALL_CONSTANT: Final = CallSpec(88, "syscall_constant", RESULT_OPTIONAL_INT, "call")
 CALL_CLONE_EXEC: Final = CallSpec(89, "clone_exec", RESULT_INT, "spawn")
 CALL_READLINK: Final = CallSpec(90, "readlink", RESULT_BYTES, "call")
+CALL_SPAWN_WAIT: Final = CallSpec(91, "spawn_wait", RESULT_INT, "call")
 
 CALLS: Final[tuple[CallSpec[object], ...]] = (
     CALL_VERSION,
@@ -276,4 +277,5 @@ CALLS: Final[tuple[CallSpec[object], ...]] = (
     CALL_SYSCALL_CONSTANT,
     CALL_CLONE_EXEC,
     CALL_READLINK,
+    CALL_SPAWN_WAIT,
 )

@@ -258,6 +258,40 @@ async def spawn_alcovepy_x16(ctx: Context) -> float:
     return await _rate(ctx.sizes.spawns, _alcovepy_spawn((await ctx.fixture(driver)).root), INFLIGHT)
 
 
+def _alcovepy_spawn_wait(root: alcovepy.Process) -> Callable[[], Awaitable[None]]:
+    async def one() -> None:
+        if await root.spawn_wait(TRUE, [TRUE]) != 0:
+            raise RuntimeError(f"{TRUE} failed")
+
+    return one
+
+
+@case(
+    "spawn",
+    "alcovepy spawn_wait (fork, exec, exit status: one request, one reply), sequential",
+    UNIT,
+    higher_is_better=True,
+    fixtures=(driver,),
+    baseline="spawn_c_vfork",
+    alcovepy=True,
+)
+async def spawn_alcovepy_wait_seq(ctx: Context) -> float:
+    return await _rate(ctx.sizes.spawns, _alcovepy_spawn_wait((await ctx.fixture(driver)).root))
+
+
+@case(
+    "spawn",
+    f"alcovepy spawn_wait (one request, one reply), {INFLIGHT} in flight",
+    UNIT,
+    higher_is_better=True,
+    fixtures=(driver,),
+    baseline="spawn_c_vfork",
+    alcovepy=True,
+)
+async def spawn_alcovepy_wait_x16(ctx: Context) -> float:
+    return await _rate(ctx.sizes.spawns, _alcovepy_spawn_wait((await ctx.fixture(driver)).root), INFLIGHT)
+
+
 # Two setup steps that every sandbox has in some form: one request still.
 SETUP_STEPS = [("chdir", "/"), ("setrlimit", "RLIMIT_NOFILE", (256, 256))]
 

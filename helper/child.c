@@ -287,6 +287,33 @@ int ah_child_spawn_exec(struct ah_call *c, const char *file, char *const argv[],
     return AH_ST_OK;
 }
 
+int ah_child_spawn_wait(struct ah_call *c, const char *file, char *const argv[], char *const envp[])
+{
+    if ((int64_t)ah_self.nchildren >= ah_self.opt[AH_OPT_MAXCHILD]) {
+        errno = EAGAIN;
+        return AH_ST_ERRNO;
+    }
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null < 0)
+        return AH_ST_ERRNO;
+    int p[4][2] = {{null, -1}, {-1, null}, {-1, null}, {-1, -1}}; /* the child's ends: 0, 1, 2 */
+    struct spawn_args a = {p, file, argv, envp, getpid(), 0};
+    pid_t pid = clone(spawn_child, spawn_stack + sizeof(spawn_stack), CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+    close(null);
+    if (pid < 0 || a.err != 0) {
+        if (pid >= 0)
+            errno = a.err; /* the child exits 127; reaped as an unknown pid */
+        return AH_ST_ERRNO;
+    }
+    add_child(pid, -1, -1, -1, -1);
+    struct ah_child *ch = ah_self.children[ah_self.nchildren - 1];
+    ch->mode = AH_MODE_EXECED;
+    ch->ctl = AH_CTL_EOF;
+    ch->answer_exit = true;
+    ch->exec_reqid = c->reqid;
+    return AH_NOREPLY;
+}
+
 /* ---- clone_exec: clone, set up, exec in one request ---------------------- */
 
 static void report_and_exit(int ctl, const struct ah_setup_report *r)
@@ -1068,6 +1095,14 @@ void ah_child_on_exit(struct ah_child *c, int status)
 {
     c->exited = true;
     c->status = status;
+    if (c->answer_exit) { /* spawn_wait: the status is the answer, and all there is to say */
+        uint8_t v[9];
+        struct ah_buf b = {v, 0, 0, sizeof(v)};
+        ah_mp_put_int(&b, WIFSIGNALED(status) ? -WTERMSIG(status) : WEXITSTATUS(status));
+        ah_reply_raw(0, c->exec_reqid, AH_ST_OK, v, ah_buf_len(&b));
+        c->exit_waited = true; /* not for waitpid either */
+        return;
+    }
     while (c->fd_ctl >= 0 && c->ctl == AH_CTL_OPEN)
         ah_child_on_ctl(c); /* the process is gone: this ends in EOF */
     if (c->setup && c->exit_waited)

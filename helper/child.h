@@ -22,6 +22,10 @@ int ah_child_spawn(struct ah_call *c, int use_clone, int64_t flags);
 /* fork a child that execs at once; answered when exec succeeded or failed. */
 int ah_child_spawn_exec(struct ah_call *c, const char *file, char *const argv[], char *const envp[]);
 
+/* spawn_wait: vfork a child that execs at once on /dev/null; answered with
+ * its exit status (AH_NOREPLY now) when it ends. */
+int ah_child_spawn_wait(struct ah_call *c, const char *file, char *const argv[], char *const envp[]);
+
 /* clone_exec: clone with flags, write writes from here, run steps in the
  * child, exec. Answered (AH_NOREPLY now) when the child execs or fails. */
 int ah_child_clone_exec(struct ah_call *c, int64_t flags, const struct ah_writes *writes, const struct ah_steps *steps,

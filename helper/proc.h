@@ -44,6 +44,7 @@ struct ah_child {
     enum ah_ctl ctl;   /* what the ctl pipe said, kept until the exec marker is seen */
     int ctl_errno;
     bool setup;        /* a clone_exec child: its parent answers, and it never runs the loop */
+    bool answer_exit;  /* a spawn_wait child: its exit answers exec_reqid, and nothing else is said of it */
     struct ah_setup_report report; /* why it did not exec (ctl = AH_CTL_ERRNO) */
     bool exited;
     int status;        /* wait status, once exited */

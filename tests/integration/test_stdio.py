@@ -136,10 +136,14 @@ async def test_stdin_closed_by_the_program_mid_write_fails_only_that_stream(drv:
     cat = await drv.root.fork()
     await cat.execvp("/bin/cat", ["cat"])
     data = os.urandom(4 * MiB)
+
+    async def send_32mib() -> None:
+        for _ in range(8):
+            await closer.stdin.send(data)
+
     with anyio.fail_after(60):
         with pytest.raises(anyio.BrokenResourceError):
-            for _ in range(8):
-                await closer.stdin.send(data)
+            await send_32mib()
         assert await drv.root.getpid() == drv.helper_pid
         assert await feed_and_collect(cat, [data]) == data
     assert await cat.wait() == 0
