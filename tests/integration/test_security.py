@@ -14,6 +14,7 @@ import random
 import shutil
 import signal
 import struct
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -139,6 +140,20 @@ async def test_programs_hold_only_stdio(drv: alcovepy.Driver, method: Method, de
     assert await proc.wait() == 0
 
 
+@pytest.mark.parametrize("depth", [1, 2])
+async def test_spawn_wait_programs_hold_only_stdio(drv: alcovepy.Driver, depth: int) -> None:
+    """The same for spawn_wait, whose output goes nowhere: the program's exit
+    code says what it found (3: listdir's own fd)."""
+    parent = drv.root
+    for _ in range(depth - 1):
+        parent = await parent.fork()
+    await parent.open("/dev/null", ["O_RDONLY", "O_CLOEXEC"], 0)
+    await parent.fork()
+    await parent.spawn(_which("cat"), ["cat"])
+    check = "import os, sys; sys.exit(sorted(os.listdir('/proc/self/fd')) != ['0', '1', '2', '3'])"
+    assert await parent.spawn_wait(sys.executable, [sys.executable, "-c", check], []) == 0
+
+
 # ---- no environment leaks --------------------------------------------------------
 
 
@@ -256,11 +271,12 @@ async def test_denying_every_way_to_start_a_process(drv: alcovepy.Driver) -> Non
     needs all of these denied (SECURITY.md says so)."""
     true = _which("true")
     p = await drv.root.fork()
-    await p.filter(["fork", "clone", "spawn", "clone_exec", "execve", "execvp", "fexecve"], [])
+    await p.filter(["fork", "clone", "spawn", "spawn_wait", "clone_exec", "execve", "execvp", "fexecve"], [])
     attempts: list[Callable[[], Awaitable[object]]] = [
         lambda: p.fork(),
         lambda: p.clone(0),
         lambda: p.spawn(true, ["true"]),
+        lambda: p.spawn_wait(true, ["true"]),
         lambda: p.clone_exec(0, [], [], true, ["true"]),
         lambda: p.execve(true, ["true"], []),
         lambda: p.execvp(true, ["true"]),
