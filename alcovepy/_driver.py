@@ -8,7 +8,11 @@ reading ("leader reads"), feeds the bytes to the sans-io
 :class:`~alcovepy._protocol.Router` and applies the effects synchronously,
 waking exactly the tasks they concern; otherwise it sleeps until woken by
 its result or offered the reader's role. A reply is thus usually taken by
-the very task that awaits it, without a hand-over between tasks. Writes go
+the very task that awaits it, without a hand-over between tasks. (Under
+asyncio the loop's reader callback does the reading task's read, and only
+while it waits: see _LoopReader.) A call's common path (_call) is one
+coroutine with one suspension and no per-call anyio object: at depth 0 the
+host's Python, not the helper, sets the pace of sequential calls. Writes go
 straight to the non-blocking pipe; a frame that does not fit is finished
 under a write lock and a shield (while a helper task keeps reading, so the
 two pipes cannot deadlock), so a cancelled call never leaves half a frame
