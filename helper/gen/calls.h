@@ -1160,6 +1160,24 @@ static inline int ah_dispatch_readlink(struct ah_call *c)
     return ah_call_readlink(c, a);
 }
 
+struct ah_args_spawn_wait {
+    const char *file;
+    char **argv;
+    char **env;
+};
+int ah_call_spawn_wait(struct ah_call *c, const struct ah_args_spawn_wait *a);
+static inline int ah_dispatch_spawn_wait(struct ah_call *c)
+{
+    struct ah_args_spawn_wait args, *a = &args;
+    if (ah_arg_cstr(c, 0, &a->file))
+        return c->fail;
+    if (ah_arg_argv(c, &a->argv))
+        return c->fail;
+    if (ah_arg_optional_argv(c, &a->env))
+        return c->fail;
+    return ah_call_spawn_wait(c, a);
+}
+
 static const struct ah_call_def ah_call_defs[] __attribute__((unused)) = {
     {1, "version", 0, ah_dispatch_version, 1},
     {2, "getpid", 0, ah_dispatch_getpid, 1},
@@ -1251,6 +1269,7 @@ static const struct ah_call_def ah_call_defs[] __attribute__((unused)) = {
     {88, "syscall_constant", 1, ah_dispatch_syscall_constant, 1},
     {89, "clone_exec", 6, ah_dispatch_clone_exec, 0},
     {90, "readlink", 1, ah_dispatch_readlink, 1},
+    {91, "spawn_wait", 3, ah_dispatch_spawn_wait, 0},
 };
 
 #endif

@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-#define AH_SPEC_DIGEST "f8fd50f662d07bc28175ec68f6b4e8a2fe90b9afdf326482269e0709e3421a4e"
+#define AH_SPEC_DIGEST "c5cabb67b4e21667a32cefe96397f8ff176f8528156dcb2bfeb5b404fd3ca9f6"
 #define AH_VERSION "0.1.0"
 #define AH_PROTOCOL_VERSION 1
 #define AH_MAX_FRAME 67108864u
