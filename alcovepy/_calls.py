@@ -507,21 +507,21 @@ class DriverCalls:
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_VERSION, _args_version())
+        return await self._call(pipeline, _s.CALL_VERSION, ())
 
     async def getpid(self, pipeline: PipelineLike) -> int:
         """getpid(2): the OS pid of the process (1 inside a new pid namespace).
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_GETPID, _args_getpid())
+        return await self._call(pipeline, _s.CALL_GETPID, ())
 
     async def fork(self, pipeline: PipelineLike) -> int:
         """fork(2) a new control process one level deeper. Raises OSError(EAGAIN) past maxchild or maxforkdepth.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_FORK, _args_fork())
+        return await self._call(pipeline, _s.CALL_FORK, ())
 
     async def clone(self, pipeline: PipelineLike, flags: Flags) -> int:
         """clone(2) a new control process into the namespaces named by flags (CLONE_NEW*). Raises OSError(EAGAIN) past maxchild or maxforkdepth.
@@ -563,7 +563,7 @@ class DriverCalls:
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_GETCWD, _args_getcwd())
+        return await self._call(pipeline, _s.CALL_GETCWD, ())
 
     async def chdir(self, pipeline: PipelineLike, path: StrOrBytes) -> None:
         """chdir(2): change the working directory. Raises FileNotFoundError, NotADirectoryError, PermissionError.
@@ -577,7 +577,7 @@ class DriverCalls:
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_ENVIRON, _args_environ())
+        return await self._call(pipeline, _s.CALL_ENVIRON, ())
 
     async def getenv(self, pipeline: PipelineLike, name: StrOrBytes) -> bytes | None:
         """getenv(3): the value of name, or None if it is not set.
@@ -605,7 +605,7 @@ class DriverCalls:
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_CLEARENV, _args_clearenv())
+        return await self._call(pipeline, _s.CALL_CLEARENV, ())
 
     async def getopt(self, pipeline: PipelineLike, opt: str) -> int:
         """Read one of the process's options (maxchild, maxforkdepth, exit_status, termsig, signaloneof, flowcontrol, stdin_closed, stdout_closed, stderr_closed).
@@ -626,7 +626,7 @@ class DriverCalls:
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_CPID, _args_cpid())
+        return await self._call(pipeline, _s.CALL_CPID, ())
 
     async def sigaction(self, pipeline: PipelineLike, sig: Constant, handler: str | None) -> str:
         """Set how the process handles sig: 'SIG_DFL', 'SIG_IGN' or 'SIG_INFO' (report as Signal events); None only queries. Returns the previous handler. Raises OSError(EINVAL) to catch or ignore SIGKILL or SIGSTOP.
@@ -738,7 +738,7 @@ class DriverCalls:
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_GETHOSTNAME, _args_gethostname())
+        return await self._call(pipeline, _s.CALL_GETHOSTNAME, ())
 
     async def setuid(self, pipeline: PipelineLike, uid: int) -> None:
         """setuid(2). Raises PermissionError when not allowed.
@@ -773,28 +773,28 @@ class DriverCalls:
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_GETRESUID, _args_getresuid())
+        return await self._call(pipeline, _s.CALL_GETRESUID, ())
 
     async def getresgid(self, pipeline: PipelineLike) -> tuple[int, int, int]:
         """getresgid(2): the real, effective and saved gid.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_GETRESGID, _args_getresgid())
+        return await self._call(pipeline, _s.CALL_GETRESGID, ())
 
     async def getuid(self, pipeline: PipelineLike) -> int:
         """getuid(2): the real uid.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_GETUID, _args_getuid())
+        return await self._call(pipeline, _s.CALL_GETUID, ())
 
     async def getgid(self, pipeline: PipelineLike) -> int:
         """getgid(2): the real gid.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_GETGID, _args_getgid())
+        return await self._call(pipeline, _s.CALL_GETGID, ())
 
     async def setgroups(self, pipeline: PipelineLike, groups: Sequence[int]) -> None:
         """setgroups(2): replace the supplementary groups (an empty list drops them all). Raises PermissionError without CAP_SETGID.
@@ -808,14 +808,14 @@ class DriverCalls:
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_GETGROUPS, _args_getgroups())
+        return await self._call(pipeline, _s.CALL_GETGROUPS, ())
 
     async def setsid(self, pipeline: PipelineLike) -> int:
         """setsid(2): start a new session; returns its id. Raises PermissionError if the process already leads a group.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_SETSID, _args_setsid())
+        return await self._call(pipeline, _s.CALL_SETSID, ())
 
     async def getsid(self, pipeline: PipelineLike, pid: int) -> int:
         """getsid(2): the session id of pid (0: the process itself). Raises ProcessLookupError.
@@ -836,7 +836,7 @@ class DriverCalls:
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._call(pipeline, _s.CALL_GETPGRP, _args_getpgrp())
+        return await self._call(pipeline, _s.CALL_GETPGRP, ())
 
     async def setpriority(self, pipeline: PipelineLike, which: Constant, who: int, prio: int) -> None:
         """setpriority(2) with PRIO_PROCESS, PRIO_PGRP or PRIO_USER. Raises PermissionError to raise priority without CAP_SYS_NICE.
@@ -1141,623 +1141,622 @@ class DriverCalls:
 
 
 class ProcessCalls:
-    """Every call of the table as a method of the process it addresses."""
+    """Every call of the table as a method of the process it addresses.
+
+    Each goes straight to the Driver's _call with this process's
+    pipeline, not through the Driver's method of the same name: one
+    coroutine less per call, a measurable part of a call at depth 0."""
 
     __slots__ = ()
 
-    @property
-    def _calls_driver(self) -> DriverCalls:
-        raise NotImplementedError
-
-    @property
-    def _calls_pipeline(self) -> tuple[int, ...]:
-        raise NotImplementedError
+    _driver: DriverCalls
+    pipeline: tuple[int, ...]
 
     async def version(self) -> str:
         """The helper's version string.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.version(self._calls_pipeline)
+        return await self._driver._call(self.pipeline, _s.CALL_VERSION, ())
 
     async def getpid(self) -> int:
         """getpid(2): the OS pid of the process (1 inside a new pid namespace).
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.getpid(self._calls_pipeline)
+        return await self._driver._call(self.pipeline, _s.CALL_GETPID, ())
 
     async def exit(self, status: int) -> None:
         """exit(3) the control process with status; it is reported as ExitStatus on its pipeline.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.exit(self._calls_pipeline, status)
+        return await self._driver._call(self.pipeline, _s.CALL_EXIT, _args_exit(status))
 
     async def kill(self, pid: int, sig: Constant) -> None:
         """kill(2): send sig to pid. Raises ProcessLookupError if there is no such process.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.kill(self._calls_pipeline, pid, sig)
+        return await self._driver._call(self.pipeline, _s.CALL_KILL, _args_kill(pid, sig))
 
     async def execvp(self, file: StrOrBytes, argv: Sequence[StrOrBytes]) -> None:
         """execvp(3): replace the process with a program found on PATH. On failure raises the child's errno (e.g. FileNotFoundError) and the process stays in its loop.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.execvp(self._calls_pipeline, file, argv)
+        return await self._driver._call(self.pipeline, _s.CALL_EXECVP, _args_execvp(file, argv))
 
     async def execve(self, path: StrOrBytes, argv: Sequence[StrOrBytes], env: Sequence[StrOrBytes]) -> None:
         """execve(2): replace the process with the program at path, with environment env. On failure raises the child's errno and the process stays in its loop.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.execve(self._calls_pipeline, path, argv, env)
+        return await self._driver._call(self.pipeline, _s.CALL_EXECVE, _args_execve(path, argv, env))
 
     async def getcwd(self) -> bytes:
         """getcwd(3): the current working directory. Raises FileNotFoundError if the working directory was removed.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.getcwd(self._calls_pipeline)
+        return await self._driver._call(self.pipeline, _s.CALL_GETCWD, ())
 
     async def chdir(self, path: StrOrBytes) -> None:
         """chdir(2): change the working directory. Raises FileNotFoundError, NotADirectoryError, PermissionError.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.chdir(self._calls_pipeline, path)
+        return await self._driver._call(self.pipeline, _s.CALL_CHDIR, _args_chdir(path))
 
     async def environ(self) -> list[bytes]:
         """The process environment as a list of b'NAME=value'.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.environ(self._calls_pipeline)
+        return await self._driver._call(self.pipeline, _s.CALL_ENVIRON, ())
 
     async def getenv(self, name: StrOrBytes) -> bytes | None:
         """getenv(3): the value of name, or None if it is not set.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.getenv(self._calls_pipeline, name)
+        return await self._driver._call(self.pipeline, _s.CALL_GETENV, _args_getenv(name))
 
     async def setenv(self, name: StrOrBytes, value: StrOrBytes, overwrite: int) -> None:
         """setenv(3): set name to value (an existing value is kept unless overwrite is non-zero). Raises OSError(EINVAL) for an empty name or one containing '='.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.setenv(self._calls_pipeline, name, value, overwrite)
+        return await self._driver._call(self.pipeline, _s.CALL_SETENV, _args_setenv(name, value, overwrite))
 
     async def unsetenv(self, name: StrOrBytes) -> None:
         """unsetenv(3): remove name from the environment. Raises OSError(EINVAL) for an empty name or one containing '='.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.unsetenv(self._calls_pipeline, name)
+        return await self._driver._call(self.pipeline, _s.CALL_UNSETENV, _args_unsetenv(name))
 
     async def clearenv(self) -> None:
         """clearenv(3): remove every variable from the environment.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.clearenv(self._calls_pipeline)
+        return await self._driver._call(self.pipeline, _s.CALL_CLEARENV, ())
 
     async def getopt(self, opt: str) -> int:
         """Read one of the process's options (maxchild, maxforkdepth, exit_status, termsig, signaloneof, flowcontrol, stdin_closed, stdout_closed, stderr_closed).
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.getopt(self._calls_pipeline, opt)
+        return await self._driver._call(self.pipeline, _s.CALL_GETOPT, _args_getopt(opt))
 
     async def setopt(self, opt: str, value: int) -> None:
         """Set one of the process's options; children forked later copy it. Raises ValueError for a value out of range.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.setopt(self._calls_pipeline, opt, value)
+        return await self._driver._call(self.pipeline, _s.CALL_SETOPT, _args_setopt(opt, value))
 
     async def cpid(self) -> list[ChildInfo]:
         """The process's children: pid, state, the parent-side fds, output credit and signaloneof of each.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.cpid(self._calls_pipeline)
+        return await self._driver._call(self.pipeline, _s.CALL_CPID, ())
 
     async def sigaction(self, sig: Constant, handler: str | None) -> str:
         """Set how the process handles sig: 'SIG_DFL', 'SIG_IGN' or 'SIG_INFO' (report as Signal events); None only queries. Returns the previous handler. Raises OSError(EINVAL) to catch or ignore SIGKILL or SIGSTOP.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.sigaction(self._calls_pipeline, sig, handler)
+        return await self._driver._call(self.pipeline, _s.CALL_SIGACTION, _args_sigaction(sig, handler))
 
     async def signal_constant(self, name: StrOrBytes) -> int | None:
         """The value of a signal name (SIGTERM) on the helper's platform, or None.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.signal_constant(self._calls_pipeline, name)
+        return await self._driver._call(self.pipeline, _s.CALL_SIGNAL_CONSTANT, _args_signal_constant(name))
 
     async def clone_constant(self, name: StrOrBytes) -> int | None:
         """The value of a clone flag name (CLONE_NEWPID) on the helper's platform, or None.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.clone_constant(self._calls_pipeline, name)
+        return await self._driver._call(self.pipeline, _s.CALL_CLONE_CONSTANT, _args_clone_constant(name))
 
     async def file_constant(self, name: StrOrBytes) -> int | None:
         """The value of an open(2) flag name (O_RDONLY) on the helper's platform, or None.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.file_constant(self._calls_pipeline, name)
+        return await self._driver._call(self.pipeline, _s.CALL_FILE_CONSTANT, _args_file_constant(name))
 
     async def fcntl_constant(self, name: StrOrBytes) -> int | None:
         """The value of an fcntl(2) name (F_GETFD) on the helper's platform, or None.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.fcntl_constant(self._calls_pipeline, name)
+        return await self._driver._call(self.pipeline, _s.CALL_FCNTL_CONSTANT, _args_fcntl_constant(name))
 
     async def rlimit_constant(self, name: StrOrBytes) -> int | None:
         """The value of a resource name (RLIMIT_NOFILE) on the helper's platform, or None.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.rlimit_constant(self._calls_pipeline, name)
+        return await self._driver._call(self.pipeline, _s.CALL_RLIMIT_CONSTANT, _args_rlimit_constant(name))
 
     async def unshare(self, flags: Flags) -> None:
         """unshare(2): move the process into new namespaces named by flags (CLONE_NEW*). Raises PermissionError without the privilege, OSError(EINVAL) for flags the kernel refuses.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.unshare(self._calls_pipeline, flags)
+        return await self._driver._call(self.pipeline, _s.CALL_UNSHARE, _args_unshare(flags))
 
     async def setns(self, fd: int, nstype: Constant) -> None:
         """setns(2): join the namespace open on fd (e.g. from /proc/PID/ns/net); nstype 0 accepts any type. Raises PermissionError, OSError(EINVAL) for a wrong type.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.setns(self._calls_pipeline, fd, nstype)
+        return await self._driver._call(self.pipeline, _s.CALL_SETNS, _args_setns(fd, nstype))
 
     async def mount(self, source: StrOrBytes, target: StrOrBytes, fstype: StrOrBytes, flags: Flags, data: bytes) -> None:
         """mount(2): an empty source, fstype or data is passed as NULL. Raises PermissionError without CAP_SYS_ADMIN, FileNotFoundError for a missing target.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.mount(self._calls_pipeline, source, target, fstype, flags, data)
+        return await self._driver._call(self.pipeline, _s.CALL_MOUNT, _args_mount(source, target, fstype, flags, data))
 
     async def umount(self, target: StrOrBytes) -> None:
         """umount(2) the filesystem mounted at target. Raises OSError(EINVAL) if nothing is mounted there, OSError(EBUSY) if it is in use.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.umount(self._calls_pipeline, target)
+        return await self._driver._call(self.pipeline, _s.CALL_UMOUNT, _args_umount(target))
 
     async def umount2(self, target: StrOrBytes, flags: Flags) -> None:
         """umount2(2) with MNT_FORCE, MNT_DETACH, MNT_EXPIRE or UMOUNT_NOFOLLOW. Raises as umount.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.umount2(self._calls_pipeline, target, flags)
+        return await self._driver._call(self.pipeline, _s.CALL_UMOUNT2, _args_umount2(target, flags))
 
     async def pivot_root(self, new_root: StrOrBytes, put_old: StrOrBytes) -> None:
         """pivot_root(2): make new_root the root mount and move the old root to put_old. Raises OSError(EINVAL) if new_root is not a mount point, PermissionError.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.pivot_root(self._calls_pipeline, new_root, put_old)
+        return await self._driver._call(self.pipeline, _s.CALL_PIVOT_ROOT, _args_pivot_root(new_root, put_old))
 
     async def chroot(self, path: StrOrBytes) -> None:
         """chroot(2) to path (the working directory is left as it is). Raises PermissionError without CAP_SYS_CHROOT, FileNotFoundError.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.chroot(self._calls_pipeline, path)
+        return await self._driver._call(self.pipeline, _s.CALL_CHROOT, _args_chroot(path))
 
     async def sethostname(self, name: StrOrBytes) -> None:
         """sethostname(2) in the process's UTS namespace. Raises PermissionError without CAP_SYS_ADMIN, OSError(EINVAL) past 64 bytes.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.sethostname(self._calls_pipeline, name)
+        return await self._driver._call(self.pipeline, _s.CALL_SETHOSTNAME, _args_sethostname(name))
 
     async def gethostname(self) -> bytes:
         """gethostname(2): the host name of the process's UTS namespace.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.gethostname(self._calls_pipeline)
+        return await self._driver._call(self.pipeline, _s.CALL_GETHOSTNAME, ())
 
     async def setuid(self, uid: int) -> None:
         """setuid(2). Raises PermissionError when not allowed.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.setuid(self._calls_pipeline, uid)
+        return await self._driver._call(self.pipeline, _s.CALL_SETUID, _args_setuid(uid))
 
     async def setgid(self, gid: int) -> None:
         """setgid(2). Raises PermissionError when not allowed.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.setgid(self._calls_pipeline, gid)
+        return await self._driver._call(self.pipeline, _s.CALL_SETGID, _args_setgid(gid))
 
     async def setresuid(self, ruid: int, euid: int, suid: int) -> None:
         """setresuid(2); -1 leaves an id unchanged. Raises PermissionError when not allowed.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.setresuid(self._calls_pipeline, ruid, euid, suid)
+        return await self._driver._call(self.pipeline, _s.CALL_SETRESUID, _args_setresuid(ruid, euid, suid))
 
     async def setresgid(self, rgid: int, egid: int, sgid: int) -> None:
         """setresgid(2); -1 leaves an id unchanged. Raises PermissionError when not allowed.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.setresgid(self._calls_pipeline, rgid, egid, sgid)
+        return await self._driver._call(self.pipeline, _s.CALL_SETRESGID, _args_setresgid(rgid, egid, sgid))
 
     async def getresuid(self) -> tuple[int, int, int]:
         """getresuid(2): the real, effective and saved uid.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.getresuid(self._calls_pipeline)
+        return await self._driver._call(self.pipeline, _s.CALL_GETRESUID, ())
 
     async def getresgid(self) -> tuple[int, int, int]:
         """getresgid(2): the real, effective and saved gid.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.getresgid(self._calls_pipeline)
+        return await self._driver._call(self.pipeline, _s.CALL_GETRESGID, ())
 
     async def getuid(self) -> int:
         """getuid(2): the real uid.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.getuid(self._calls_pipeline)
+        return await self._driver._call(self.pipeline, _s.CALL_GETUID, ())
 
     async def getgid(self) -> int:
         """getgid(2): the real gid.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.getgid(self._calls_pipeline)
+        return await self._driver._call(self.pipeline, _s.CALL_GETGID, ())
 
     async def setgroups(self, groups: Sequence[int]) -> None:
         """setgroups(2): replace the supplementary groups (an empty list drops them all). Raises PermissionError without CAP_SETGID.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.setgroups(self._calls_pipeline, groups)
+        return await self._driver._call(self.pipeline, _s.CALL_SETGROUPS, _args_setgroups(groups))
 
     async def getgroups(self) -> list[int]:
         """getgroups(2): the supplementary group ids, however many.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.getgroups(self._calls_pipeline)
+        return await self._driver._call(self.pipeline, _s.CALL_GETGROUPS, ())
 
     async def setsid(self) -> int:
         """setsid(2): start a new session; returns its id. Raises PermissionError if the process already leads a group.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.setsid(self._calls_pipeline)
+        return await self._driver._call(self.pipeline, _s.CALL_SETSID, ())
 
     async def getsid(self, pid: int) -> int:
         """getsid(2): the session id of pid (0: the process itself). Raises ProcessLookupError.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.getsid(self._calls_pipeline, pid)
+        return await self._driver._call(self.pipeline, _s.CALL_GETSID, _args_getsid(pid))
 
     async def setpgid(self, pid: int, pgid: int) -> None:
         """setpgid(2); 0 means the process itself. Raises PermissionError, ProcessLookupError.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.setpgid(self._calls_pipeline, pid, pgid)
+        return await self._driver._call(self.pipeline, _s.CALL_SETPGID, _args_setpgid(pid, pgid))
 
     async def getpgrp(self) -> int:
         """getpgrp(2): the process group id.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.getpgrp(self._calls_pipeline)
+        return await self._driver._call(self.pipeline, _s.CALL_GETPGRP, ())
 
     async def setpriority(self, which: Constant, who: int, prio: int) -> None:
         """setpriority(2) with PRIO_PROCESS, PRIO_PGRP or PRIO_USER. Raises PermissionError to raise priority without CAP_SYS_NICE.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.setpriority(self._calls_pipeline, which, who, prio)
+        return await self._driver._call(self.pipeline, _s.CALL_SETPRIORITY, _args_setpriority(which, who, prio))
 
     async def getpriority(self, which: Constant, who: int) -> int:
         """getpriority(2): the nice value (-20..19), errno checked rather than the result. Raises ProcessLookupError.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.getpriority(self._calls_pipeline, which, who)
+        return await self._driver._call(self.pipeline, _s.CALL_GETPRIORITY, _args_getpriority(which, who))
 
     async def setrlimit(self, resource: Constant, limit: Rlimit | tuple[int, int]) -> None:
         """setrlimit(2); limit is an Rlimit (or (cur, max)), -1 meaning RLIM_INFINITY as in the resource module. Raises PermissionError to raise a hard limit, ValueError for cur > max.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.setrlimit(self._calls_pipeline, resource, limit)
+        return await self._driver._call(self.pipeline, _s.CALL_SETRLIMIT, _args_setrlimit(resource, limit))
 
     async def getrlimit(self, resource: Constant) -> Rlimit:
         """getrlimit(2) as an Rlimit(cur, max); -1 is RLIM_INFINITY, as in the resource module. Raises OSError(EINVAL) for a resource the kernel does not know.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.getrlimit(self._calls_pipeline, resource)
+        return await self._driver._call(self.pipeline, _s.CALL_GETRLIMIT, _args_getrlimit(resource))
 
     async def prctl(self, option: Constant, arg2: InOut, arg3: InOut, arg4: InOut, arg5: InOut) -> tuple[int, InOut, InOut, InOut, InOut]:
         """prctl(2). Each arg is an int (by value), bytes (a buffer passed by pointer), a cstruct (a list of bytes and Ptr) or None (0). Returns (result, arg2, arg3, arg4, arg5) with buffers as the kernel left them. Raises OSError with the errno.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.prctl(self._calls_pipeline, option, arg2, arg3, arg4, arg5)
+        return await self._driver._call(self.pipeline, _s.CALL_PRCTL, _args_prctl(option, arg2, arg3, arg4, arg5))
 
     async def ptrace(self, request: Constant, pid: int, addr: InOut, data: InOut) -> tuple[int, InOut, InOut]:
         """ptrace(2); addr and data as for prctl. Returns (result, addr, data); PEEK requests return the word in result (errno checked, not the result). Raises ProcessLookupError, PermissionError.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.ptrace(self._calls_pipeline, request, pid, addr, data)
+        return await self._driver._call(self.pipeline, _s.CALL_PTRACE, _args_ptrace(request, pid, addr, data))
 
     async def seccomp(self, operation: Constant, flags: Flags, args: InOut) -> tuple[int, InOut]:
         """seccomp(2): e.g. SECCOMP_SET_MODE_FILTER with a struct sock_fprog (alcovepy.seccomp builds one). Returns (result, args as the kernel left them): the listener fd of SECCOMP_FILTER_FLAG_NEW_LISTENER, the sizes of SECCOMP_GET_NOTIF_SIZES. Raises OSError(EACCES) without no_new_privs or CAP_SYS_ADMIN, OSError(EINVAL) for a bad program.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.seccomp(self._calls_pipeline, operation, flags, args)
+        return await self._driver._call(self.pipeline, _s.CALL_SECCOMP, _args_seccomp(operation, flags, args))
 
     async def waitpid(self, pid: int, options: Flags) -> WaitStatus:
         """waitpid(2) for a child of the process: a stop (ptrace or WUNTRACED) or an exit the loop already collected is returned first. With WNOHANG and nothing ready returns WaitStatus(0, 0). Without WNOHANG it blocks the process's loop until the child changes state. A wait for -1 or a process group gets collected stops and exits too. WNOWAIT, WEXITED and WSTOPPED are waitid(2) flags: OSError(EINVAL). Raises ChildProcessError for a pid that is not its child.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.waitpid(self._calls_pipeline, pid, options)
+        return await self._driver._call(self.pipeline, _s.CALL_WAITPID, _args_waitpid(pid, options))
 
     async def setproctitle(self, title: StrOrBytes) -> None:
         """Rewrite the process's argv area so ps and /proc/PID/cmdline show title (truncated to the room there is); also sets the thread name.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.setproctitle(self._calls_pipeline, title)
+        return await self._driver._call(self.pipeline, _s.CALL_SETPROCTITLE, _args_setproctitle(title))
 
     async def fexecve(self, fd: int, argv: Sequence[StrOrBytes], env: Sequence[StrOrBytes]) -> None:
         """fexecve(3): replace the process with the program open on fd. On failure raises the child's errno and the process stays in its loop.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.fexecve(self._calls_pipeline, fd, argv, env)
+        return await self._driver._call(self.pipeline, _s.CALL_FEXECVE, _args_fexecve(fd, argv, env))
 
     async def getcpid(self, pid: int, field: StrOrBytes) -> int | None:
         """A field of child pid as its parent sees it: pid, flowcontrol, signaloneof, stdin, stdout, stderr or fdctl (-2 once exec'd or exited). None if pid is not a child or the field is unknown.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.getcpid(self._calls_pipeline, pid, field)
+        return await self._driver._call(self.pipeline, _s.CALL_GETCPID, _args_getcpid(pid, field))
 
     async def setcpid(self, pid: int, field: StrOrBytes, value: int) -> bool:
         """Set a field of child pid: flowcontrol (output credit in bytes, -1 unlimited, 0 stop reading) or signaloneof (0..255). False if pid is not a child or the field cannot be set. Raises ValueError for a value out of range.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.setcpid(self._calls_pipeline, pid, field, value)
+        return await self._driver._call(self.pipeline, _s.CALL_SETCPID, _args_setcpid(pid, field, value))
 
     async def filter(self, calls: Sequence[str], calls_for_children: Sequence[str]) -> None:
         """Deny calls (by name) to this process and to every process it forks later; deny calls_for_children only to those. Denials add up and can never be lifted; a denied call raises CallFiltered. Each call is denied by its own name: denying fork does not deny clone, spawn or clone_exec. Raises ValueError for an unknown call name.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.filter(self._calls_pipeline, calls, calls_for_children)
+        return await self._driver._call(self.pipeline, _s.CALL_FILTER, _args_filter(calls, calls_for_children))
 
     async def errno_id(self, errnum: int) -> str | None:
         """The C name of an errno value on the helper's platform (2 -> 'ENOENT'), or None.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.errno_id(self._calls_pipeline, errnum)
+        return await self._driver._call(self.pipeline, _s.CALL_ERRNO_ID, _args_errno_id(errnum))
 
     async def alloc(self, cstruct: bytes | Sequence[bytes | Ptr]) -> tuple[bytes, InOut]:
         """Build a cstruct in the helper as a system call would see it and read it back: returns (the raw bytes, with pointers as the helper's addresses, and the cstruct as read back). For testing struct layouts.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.alloc(self._calls_pipeline, cstruct)
+        return await self._driver._call(self.pipeline, _s.CALL_ALLOC, _args_alloc(cstruct))
 
     async def open(self, path: StrOrBytes, flags: Flags, mode: int) -> int:
         """open(2): returns the fd. Raises FileNotFoundError, PermissionError, IsADirectoryError, ...
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.open(self._calls_pipeline, path, flags, mode)
+        return await self._driver._call(self.pipeline, _s.CALL_OPEN, _args_open(path, flags, mode))
 
     async def close(self, fd: int) -> None:
         """close(2). Raises OSError(EBADF). Closing the process's own protocol pipes is refused with PermissionError.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.close(self._calls_pipeline, fd)
+        return await self._driver._call(self.pipeline, _s.CALL_CLOSE, _args_close(fd))
 
     async def read(self, fd: int, count: int) -> bytes:
         """read(2) at most count bytes (up to 16 MiB) once; b'' at end of file. Raises OSError(EBADF), BlockingIOError.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.read(self._calls_pipeline, fd, count)
+        return await self._driver._call(self.pipeline, _s.CALL_READ, _args_read(fd, count))
 
     async def write(self, fd: int, data: bytes) -> int:
         """write(2) data once; returns the count written, which may be short. Raises OSError(EBADF), BrokenPipeError. Writes to the process's own protocol pipes are refused with PermissionError.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.write(self._calls_pipeline, fd, data)
+        return await self._driver._call(self.pipeline, _s.CALL_WRITE, _args_write(fd, data))
 
     async def lseek(self, fd: int, offset: int, whence: int) -> int:
         """lseek(2) with whence SEEK_SET (0), SEEK_CUR (1) or SEEK_END (2); returns the new offset. Raises OSError(ESPIPE) on a pipe.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.lseek(self._calls_pipeline, fd, offset, whence)
+        return await self._driver._call(self.pipeline, _s.CALL_LSEEK, _args_lseek(fd, offset, whence))
 
     async def fcntl(self, fd: int, cmd: Constant, arg: int) -> int:
         """fcntl(2) with an integer argument; returns the result (the flags for F_GETFD/F_GETFL). Commands that take a pointer or that alcovepy does not know raise ValueError. Raises OSError(EBADF), OSError(EINVAL).
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.fcntl(self._calls_pipeline, fd, cmd, arg)
+        return await self._driver._call(self.pipeline, _s.CALL_FCNTL, _args_fcntl(fd, cmd, arg))
 
     async def ioctl(self, fd: int, request: Constant, arg: InOut) -> tuple[int, InOut]:
         """ioctl(2): arg is an int (by value), bytes or a cstruct (by pointer). Returns (result, arg as the kernel left it). Raises OSError(ENOTTY), OSError(EBADF).
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.ioctl(self._calls_pipeline, fd, request, arg)
+        return await self._driver._call(self.pipeline, _s.CALL_IOCTL, _args_ioctl(fd, request, arg))
 
     async def readdir(self, path: StrOrBytes) -> list[bytes]:
         """The names in directory path, '.' and '..' included, however many. Raises NotADirectoryError, FileNotFoundError.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.readdir(self._calls_pipeline, path)
+        return await self._driver._call(self.pipeline, _s.CALL_READDIR, _args_readdir(path))
 
     async def mkdir(self, path: StrOrBytes, mode: int) -> None:
         """mkdir(2). Raises FileExistsError, FileNotFoundError, PermissionError.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.mkdir(self._calls_pipeline, path, mode)
+        return await self._driver._call(self.pipeline, _s.CALL_MKDIR, _args_mkdir(path, mode))
 
     async def rmdir(self, path: StrOrBytes) -> None:
         """rmdir(2). Raises OSError(ENOTEMPTY), FileNotFoundError.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.rmdir(self._calls_pipeline, path)
+        return await self._driver._call(self.pipeline, _s.CALL_RMDIR, _args_rmdir(path))
 
     async def unlink(self, path: StrOrBytes) -> None:
         """unlink(2). Raises FileNotFoundError, IsADirectoryError, PermissionError.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.unlink(self._calls_pipeline, path)
+        return await self._driver._call(self.pipeline, _s.CALL_UNLINK, _args_unlink(path))
 
     async def link(self, oldpath: StrOrBytes, newpath: StrOrBytes) -> None:
         """link(2): a hard link newpath to oldpath. Raises FileExistsError, FileNotFoundError.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.link(self._calls_pipeline, oldpath, newpath)
+        return await self._driver._call(self.pipeline, _s.CALL_LINK, _args_link(oldpath, newpath))
 
     async def symlink(self, target: StrOrBytes, linkpath: StrOrBytes) -> None:
         """symlink(2): linkpath pointing to target. Raises FileExistsError.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.symlink(self._calls_pipeline, target, linkpath)
+        return await self._driver._call(self.pipeline, _s.CALL_SYMLINK, _args_symlink(target, linkpath))
 
     async def chmod(self, path: StrOrBytes, mode: int) -> None:
         """chmod(2). Raises FileNotFoundError, PermissionError.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.chmod(self._calls_pipeline, path, mode)
+        return await self._driver._call(self.pipeline, _s.CALL_CHMOD, _args_chmod(path, mode))
 
     async def chown(self, path: StrOrBytes, uid: int, gid: int) -> None:
         """chown(2); -1 leaves an id unchanged. Raises PermissionError, FileNotFoundError.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.chown(self._calls_pipeline, path, uid, gid)
+        return await self._driver._call(self.pipeline, _s.CALL_CHOWN, _args_chown(path, uid, gid))
 
     async def mkfifo(self, path: StrOrBytes, mode: int) -> None:
         """mkfifo(3). Raises FileExistsError.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.mkfifo(self._calls_pipeline, path, mode)
+        return await self._driver._call(self.pipeline, _s.CALL_MKFIFO, _args_mkfifo(path, mode))
 
     async def select(self, readfds: Sequence[int], writefds: Sequence[int], exceptfds: Sequence[int], timeout: float | None) -> tuple[list[int], list[int], list[int]]:
         """select(2) on fds below FD_SETSIZE; timeout in seconds, None blocks the process's loop until one is ready. Returns the three lists of ready fds. Raises OSError(EBADF), OSError(EINTR).
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.select(self._calls_pipeline, readfds, writefds, exceptfds, timeout)
+        return await self._driver._call(self.pipeline, _s.CALL_SELECT, _args_select(readfds, writefds, exceptfds, timeout))
 
     async def socket(self, domain: Constant, type: Flags, protocol: int) -> int:
         """socket(2), e.g. (AF_UNIX, SOCK_STREAM, 0); returns the fd. Raises OSError(EAFNOSUPPORT), PermissionError.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.socket(self._calls_pipeline, domain, type, protocol)
+        return await self._driver._call(self.pipeline, _s.CALL_SOCKET, _args_socket(domain, type, protocol))
 
     async def connect(self, fd: int, sockaddr: bytes | None) -> None:
         """connect(2) to a raw struct sockaddr (None: a NULL address, which dissolves a datagram association). Raises ConnectionRefusedError, FileNotFoundError, OSError(EBADF).
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.connect(self._calls_pipeline, fd, sockaddr)
+        return await self._driver._call(self.pipeline, _s.CALL_CONNECT, _args_connect(fd, sockaddr))
 
     async def ioctl_constant(self, name: StrOrBytes) -> int | None:
         """The value of a ioctl constant name (FIONREAD) on the helper's platform, or None.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.ioctl_constant(self._calls_pipeline, name)
+        return await self._driver._call(self.pipeline, _s.CALL_IOCTL_CONSTANT, _args_ioctl_constant(name))
 
     async def mount_constant(self, name: StrOrBytes) -> int | None:
         """The value of a mount constant name (MS_BIND) on the helper's platform, or None.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.mount_constant(self._calls_pipeline, name)
+        return await self._driver._call(self.pipeline, _s.CALL_MOUNT_CONSTANT, _args_mount_constant(name))
 
     async def prctl_constant(self, name: StrOrBytes) -> int | None:
         """The value of a prctl constant name (PR_SET_NAME) on the helper's platform, or None.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.prctl_constant(self._calls_pipeline, name)
+        return await self._driver._call(self.pipeline, _s.CALL_PRCTL_CONSTANT, _args_prctl_constant(name))
 
     async def ptrace_constant(self, name: StrOrBytes) -> int | None:
         """The value of a ptrace constant name (PTRACE_TRACEME) on the helper's platform, or None.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.ptrace_constant(self._calls_pipeline, name)
+        return await self._driver._call(self.pipeline, _s.CALL_PTRACE_CONSTANT, _args_ptrace_constant(name))
 
     async def seccomp_constant(self, name: StrOrBytes) -> int | None:
         """The value of a seccomp constant name (SECCOMP_SET_MODE_FILTER) on the helper's platform, or None.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.seccomp_constant(self._calls_pipeline, name)
+        return await self._driver._call(self.pipeline, _s.CALL_SECCOMP_CONSTANT, _args_seccomp_constant(name))
 
     async def syscall_constant(self, name: StrOrBytes) -> int | None:
         """The value of a syscall constant name (SYS_getpid) on the helper's platform, or None.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.syscall_constant(self._calls_pipeline, name)
+        return await self._driver._call(self.pipeline, _s.CALL_SYSCALL_CONSTANT, _args_syscall_constant(name))
 
     async def readlink(self, path: StrOrBytes) -> bytes:
         """readlink(2): the target of the symbolic link path. Raises OSError(EINVAL) if path is not a symbolic link, FileNotFoundError.
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.readlink(self._calls_pipeline, path)
+        return await self._driver._call(self.pipeline, _s.CALL_READLINK, _args_readlink(path))
 
     async def spawn_wait(self, file: StrOrBytes, argv: Sequence[StrOrBytes], env: Sequence[StrOrBytes] | None = None) -> int:
         """Run a program to its end in one request: fork a child that execs file (PATH search) with argv and env (None: inherit), its stdin, stdout and stderr on /dev/null, and answer with its exit status once it ends, like Popen.returncode (the exit code, or -signal). No events or streams are kept for it. Raises the exec errno (e.g. FileNotFoundError) if it cannot run. Cancelling the call leaves the program running to its end (it is still killed with its parent).
 
         Cancellation: if cancelled after the request was sent, the call may
         still take effect in the process; its late reply is discarded."""
-        return await self._calls_driver.spawn_wait(self._calls_pipeline, file, argv, env)
+        return await self._driver._call(self.pipeline, _s.CALL_SPAWN_WAIT, _args_spawn_wait(file, argv, env))

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, final
 import anyio
 import anyio.abc
 
-from alcovepy._calls import DriverCalls, ProcessCalls
+from alcovepy._calls import ProcessCalls
 from alcovepy._driver import CHUNK_MAX
 
 if TYPE_CHECKING:
@@ -137,14 +137,6 @@ class Process(ProcessCalls):
     def driver(self) -> Driver:
         """The Driver this process belongs to."""
         return self._driver
-
-    @property
-    def _calls_driver(self) -> DriverCalls:
-        return self._driver
-
-    @property
-    def _calls_pipeline(self) -> tuple[int, ...]:
-        return self.pipeline
 
     async def fork(self) -> Process:
         """fork a control child of this process; see ``Driver.fork``.
