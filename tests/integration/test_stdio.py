@@ -147,6 +147,7 @@ async def test_stdin_closed_by_the_program_mid_write_fails_only_that_stream(drv:
         assert await drv.root.getpid() == drv.helper_pid
         assert await feed_and_collect(cat, [data]) == data
     assert await cat.wait() == 0
+    assert closer.pid is not None
     await drv.root.kill(closer.pid, signal.SIGKILL)
     assert await closer.wait() == -signal.SIGKILL
 
