@@ -456,14 +456,17 @@ class Driver(DriverCalls):
         if not n:
             self._finish()
             return
+        effects: list[Effect] = []
         try:
-            for frame in self._decoder.commit(n):
-                self._apply(self._router.receive(frame))
+            self._router.receive_committed(self._decoder, n, effects)
         except HelperProtocolError as exc:
+            self._apply(effects)  # the frames before the bad one
             self._failure = exc
             with contextlib.suppress(ProcessLookupError):
                 self._popen.kill()
             self._finish()
+        else:
+            self._apply(effects)
 
     # ---- stdin, stdout, stderr, events -----------------------------------
 

@@ -75,6 +75,7 @@ STDOUT, STDERR = 0, 1
 
 _LEN = struct.Struct(">I")
 _HEAD = struct.Struct(">IBB")  # a frame's length, type and depth
+_REPLY_HEAD = struct.Struct(">IB")  # a reply body's request id and status
 _ENCODER = msgspec.msgpack.Encoder()
 _INT_LIST = msgspec.msgpack.Decoder(list[int])
 _INT = msgspec.msgpack.Decoder(int)
@@ -383,6 +384,53 @@ class Router:
             return handler(self, frame)
         except (msgspec.MsgspecError, UnicodeDecodeError) as exc:  # a str that is not UTF-8 too
             raise HelperProtocolError(f"malformed frame of type {ftype}: {exc}") from exc
+
+    def receive_committed(self, decoder: FrameDecoder, n: int, effects: list[Effect]) -> None:
+        """n bytes were written into decoder.writable(): append to effects
+        the effects of every frame now complete, in order.
+
+        The same as receive() of every frame of decoder.commit(n), fused for
+        the commonest frame, a successful reply to a call: its request id,
+        status and value are read straight from the decoder's buffer (no
+        Frame, no copy of the body, no list per frame), which is a large
+        part of a call's Python cost at depth 0. Any other frame takes
+        receive(). On a HelperProtocolError, effects holds those of the
+        frames before the bad one (the caller applies them, as it would
+        have before receive() raised), and the decoder keeps the bad frame
+        and what follows."""
+        buf, view = decoder._buf, decoder._view
+        pos = decoder._start
+        end = decoder._end + n
+        decoder._end = end
+        pending = self.pending
+        while end - pos >= 6:
+            length, ftype, depth = _HEAD.unpack_from(buf, pos)
+            if length < 2 or length > _MAX_UP:
+                raise HelperProtocolError(f"frame length {length} out of range")
+            stop = pos + 4 + length
+            if stop > end:
+                break
+            body_at = pos + 6 + 4 * depth
+            if body_at > stop:
+                raise HelperProtocolError(f"frame of {length} bytes cannot hold depth {depth}")
+            if ftype == _FRAME_REPLY and stop - body_at >= 5:
+                reqid, status = _REPLY_HEAD.unpack_from(buf, body_at)
+                p = pending.get(reqid)
+                if p is not None and status == _STATUS_OK and (spec := p.spec) is not None and spec.kind != "exec":
+                    try:
+                        value = spec.result.decode(view[body_at + 5 : stop])
+                    except (msgspec.MsgspecError, UnicodeDecodeError) as exc:
+                        raise HelperProtocolError(f"malformed frame of type {ftype}: {exc}") from exc
+                    del pending[reqid]
+                    effects.append(Resolved(reqid, value))
+                    pos = stop
+                    continue
+            pids = struct.unpack_from(f">{depth}I", buf, pos + 6) if depth else ()
+            effects += self.receive(_tuple_new(Frame, (ftype, pids, view[body_at:stop].tobytes())))
+            pos = stop
+        if pos == end:
+            pos = decoder._end = 0
+        decoder._start = pos
 
     def _on_reply(self, frame: Frame) -> list[Effect]:
         body = frame.body

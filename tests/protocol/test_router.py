@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import signal
 import struct
 from typing import TYPE_CHECKING
@@ -43,10 +44,19 @@ from alcovepy._types import (
     TermSig,
 )
 from alcovepy.errors import AlcoveError, CallFiltered, HelperProtocolError, UnknownConstant
-from tests.protocol.wire import encode_frame, event, gone, reply, wait_status_exited, wait_status_signaled
+from tests.protocol.wire import (
+    encode_frame,
+    event,
+    gone,
+    reply,
+    reply_body,
+    wait_status_exited,
+    wait_status_signaled,
+)
 
 if TYPE_CHECKING:
     import random
+    from collections.abc import Callable
 
     from alcovepy._protocol import Effect
     from alcovepy._wire import CallSpec
@@ -537,3 +547,94 @@ def test_garbage_replies_give_effects_or_protocol_error_only(
         router.call((1,), spec, ())
     with contextlib.suppress(HelperProtocolError):
         router.receive(Frame(_spec.FRAME_REPLY, (1,), struct.pack(">IB", reqid, status) + value))
+
+
+# ---- receive_committed: the Driver's fused path ----------------------------------
+
+
+def _comparable(effects: list[Effect]) -> list[object]:
+    """Effects with errors as (type, message): exceptions compare by identity."""
+    return [(e.reqid, type(e.error), str(e.error)) if isinstance(e, Failed) else e for e in effects]
+
+
+def _route_both_ways(
+    stream: bytes, cuts: list[int], make: Callable[[Router], None]
+) -> tuple[list[object], type[BaseException] | None, list[object], type[BaseException] | None]:
+    """(effects, error) of stream cut at cuts, through commit + receive and through receive_committed."""
+    results: list[tuple[list[object], type[BaseException] | None]] = []
+    for fused in (False, True):
+        router, decoder = Router(), FrameDecoder(capacity=16)
+        make(router)
+        effects: list[Effect] = []
+        error: type[BaseException] | None = None
+        try:
+            for lo, hi in itertools.pairwise([0, *sorted(cuts), len(stream)]):
+                chunk = stream[lo:hi]
+                if fused:
+                    decoder.writable(len(chunk))[: len(chunk)] = chunk
+                    router.receive_committed(decoder, len(chunk), effects)
+                else:
+                    for frame in decoder.feed(chunk):
+                        effects += router.receive(frame)
+        except HelperProtocolError as exc:
+            error = type(exc)
+        results.append((_comparable(effects), error))
+    (plain, plain_error), (fused_effects, fused_error) = results
+    return plain, plain_error, fused_effects, fused_error
+
+
+@given(
+    frames=st.lists(
+        st.one_of(
+            st.tuples(
+                st.just("ok"), st.integers(1, 8), st.one_of(st.integers(0, 2**31), st.none(), st.binary(max_size=4))
+            ),
+            st.tuples(st.just("status"), st.integers(1, 8), st.integers(1, 255)),
+            st.tuples(st.just("garbage"), st.integers(1, 8), st.binary(max_size=6)),
+            st.tuples(st.just("stdout"), st.integers(1, 3), st.binary(max_size=8)),
+            st.tuples(st.just("gone"), st.integers(1, 3), st.integers(0, 255)),
+        ),
+        max_size=12,
+    ),
+    cuts=st.lists(st.integers(0, 400), max_size=6),
+)
+def test_receive_committed_is_commit_then_receive(frames: list[tuple[str, int, object]], cuts: list[int]) -> None:
+    """Replies (good, failed, late, malformed), output and exits, in any
+    split: the fused path gives the effects and the error of the plain one."""
+    specs = [_spec.CALL_GETPID, _spec.CALL_GETCWD, _spec.CALL_EXECVP, _spec.CALL_ENVIRON, _spec.CALL_VERSION]
+
+    def make(router: Router) -> None:
+        for i in range(8):  # ids 1-8, pipelines (1,), (2,), (3,) and the helper's
+            router.call(((), (1,), (2,), (3,))[i % 4], specs[i % len(specs)], ())
+        router.stdin((2,), b"x")  # id 9: no spec
+
+    parts: list[bytes] = []
+    for kind, n, value in frames:
+        if kind == "ok":
+            parts.append(encode_frame(_spec.FRAME_REPLY, (), reply_body(n, _spec.STATUS_OK, value)))
+        elif kind == "status":
+            assert isinstance(value, int)
+            parts.append(encode_frame(_spec.FRAME_REPLY, (), reply_body(n, value, "ENOENT")))
+        elif kind == "garbage":
+            assert isinstance(value, bytes)
+            parts.append(encode_frame(_spec.FRAME_REPLY, (), struct.pack(">I", n)[: len(value)] + value))
+        elif kind == "stdout":
+            assert isinstance(value, bytes)
+            parts.append(encode_frame(_spec.FRAME_STDOUT, (n,), value))
+        else:
+            parts.append(encode_frame(_spec.FRAME_GONE, (n,), msgspec.msgpack.encode(value)))
+    parts.append(encode_frame(_spec.FRAME_REPLY, (), reply_body(9, _spec.STATUS_OK, None)))  # the stdin ack
+    plain, plain_error, fused, fused_error = _route_both_ways(b"".join(parts), cuts, make)
+    assert fused == plain
+    assert fused_error == plain_error
+
+
+def test_receive_committed_rejects_a_bad_length_and_keeps_what_came_before() -> None:
+    router, decoder = Router(), FrameDecoder()
+    reqid = call(router, ())
+    data = encode_frame(_spec.FRAME_REPLY, (), reply_body(reqid, _spec.STATUS_OK, 7)) + b"\xff\xff\xff\xff\x03\x00"
+    decoder.writable(len(data))[: len(data)] = data
+    effects: list[Effect] = []
+    with pytest.raises(HelperProtocolError, match="out of range"):
+        router.receive_committed(decoder, len(data), effects)
+    assert effects == [Resolved(reqid, 7)]
