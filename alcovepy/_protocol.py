@@ -97,6 +97,7 @@ _FRAME_CALL = _spec.FRAME_CALL
 _FRAME_REPLY = _spec.FRAME_REPLY
 _STATUS_OK = _spec.STATUS_OK
 _NO_ARGS = _ENCODER.encode(())  # the payload of a call without arguments
+_NO_ARGS_LEN = len(_NO_ARGS)
 _tuple_new = tuple.__new__  # makes a Frame without the Python-level __new__ of a NamedTuple
 
 
@@ -289,6 +290,14 @@ class Pending(NamedTuple):
     what: str
 
 
+_ROOT_PENDING: dict[CallSpec[object], Pending] = {}  # a call to the helper itself, by its spec: see Router.call
+
+
+def _root_pending(spec: CallSpec[object]) -> Pending:
+    p = _ROOT_PENDING[spec] = Pending((), spec, spec.name)
+    return p
+
+
 # ---- the router ------------------------------------------------------------
 
 
@@ -337,23 +346,33 @@ class Router:
 
         The frame is what encode_request makes, built here with the call
         header of the depth looked up once and the next id taken inline: a
-        call's own Python cost is a large part of a round trip at depth 0."""
-        payload = _ENCODER.encode(args) if args else _NO_ARGS
+        call's own Python cost is a large part of a round trip at depth 0.
+        A call without arguments cannot exceed the frame limit, so its size
+        is not checked. A call to the helper itself (pipeline ()) reuses one
+        Pending per call kind (it is immutable), instead of making one."""
+        if args:
+            payload = _ENCODER.encode(args)
+            depth = len(pipeline)
+            head = _CALL_HEADERS.get(depth) or _call_header(depth)
+            length = head.size - 4 + len(payload)
+            if length > _spec.MAX_FRAME:
+                raise ValueError(f"request of {length} bytes exceeds the {_spec.MAX_FRAME}-byte frame limit")
+        else:
+            payload = _NO_ARGS
+            depth = len(pipeline)
+            head = _CALL_HEADERS.get(depth) or _call_header(depth)
+            length = head.size - 4 + _NO_ARGS_LEN
         pending = self.pending
         reqid = self._next % 0xFFFFFFFF + 1
         self._next = reqid
         if reqid in pending:
             reqid = self._reqid()
-        depth = len(pipeline)
-        head = _CALL_HEADERS.get(depth) or _call_header(depth)
-        length = head.size - 4 + len(payload)
-        if length > _spec.MAX_FRAME:
-            raise ValueError(f"request of {length} bytes exceeds the {_spec.MAX_FRAME}-byte frame limit")
         if depth:
             frame = head.pack(length, _FRAME_CALL, depth, *pipeline, reqid, spec.id) + payload
+            pending[reqid] = _tuple_new(Pending, (pipeline, spec, spec.name))
         else:  # unpacking even an empty pipeline into the call costs a third of the packing
             frame = head.pack(length, _FRAME_CALL, 0, reqid, spec.id) + payload
-        pending[reqid] = _tuple_new(Pending, (pipeline, spec, spec.name))
+            pending[reqid] = _ROOT_PENDING.get(spec) or _root_pending(spec)
         return reqid, frame
 
     def stdin(self, pipeline: tuple[int, ...], data: bytes | memoryview) -> tuple[int, bytes]:
