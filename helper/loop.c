@@ -89,7 +89,10 @@ static void sync_interest(void)
         bool out = c->mode == AH_MODE_LOOP || (c->mode == AH_MODE_EXECED && c->credit[0] != 0);
         bool in = ah_buf_len(&c->in_q) > 0 && c->mode != AH_MODE_EXEC_PENDING;
         arm(c->fd_out, &c->watch[AH_OUT], out ? EPOLLIN : 0);
-        arm(c->fd_err, &c->watch[AH_ERR], c->credit[1] != 0 ? EPOLLIN : 0);
+        /* Not while an exec is pending: a clone_exec child that fails must
+         * leave no trace, not even the end of its stderr (read at exit). */
+        bool err = c->credit[1] != 0 && c->mode != AH_MODE_EXEC_PENDING;
+        arm(c->fd_err, &c->watch[AH_ERR], err ? EPOLLIN : 0);
         arm(c->fd_ctl, &c->watch[AH_CTL], EPOLLIN);
         arm(c->fd_in, &c->watch[AH_IN], in ? EPOLLOUT : 0);
     }
