@@ -342,7 +342,8 @@ async def test_random_cancellations_across_thousands_of_calls() -> None:
             for pl in pipelines:  # their replies come after every late reply on the same path
                 assert await drv.getpid(pl) == (pl[-1] if pl else helper), (pl, str(rng))
                 assert await drv.getenv(pl, WHO) == (str(pl[-1]).encode() if pl else None), (pl, str(rng))
-            assert drv.statistics().pending_requests == 0, (drv.statistics(), str(rng))
+            # (a late reply of a stray child below, e.g. to a cancelled getpid of
+            # a fresh child, may still be on its way: it is not behind these)
 
             # children a cancelled call left behind (its fork's pid never
             # returned, or its exit never sent): listed by their parent, ended on request
@@ -357,4 +358,5 @@ async def test_random_cancellations_across_thousands_of_calls() -> None:
             for pl in pipelines:
                 left = {c.pid for c in await drv.cpid(pl)} - members
                 assert not left, (pl, left, str(rng))
-        assert drv.statistics().pending_requests == 0
+            # every stray's replies came before its exit, which wait() saw
+            assert drv.statistics().pending_requests == 0, (drv.statistics(), str(rng))
