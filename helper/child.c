@@ -48,7 +48,6 @@ extern char **environ;
 #define AH_READ_CHUNK (256 * 1024)
 #define AH_RUN_FRAMES 64         /* output frames of one stream relayed as one */
 #define AH_RUN_BYTES (1u << 20)   /* ... up to this many bytes */
-#define AH_PROBE_READ 4096 /* a frame head and a little of its body */
 #define AH_BIG_PIPE (1 << 20)           /* pipe size for a stream that proved busy */
 #define AH_BUSY_STREAM (4u << 20)       /* bytes after which a stream counts as busy */
 #define AH_DRAIN_MAX (4u << 20) /* bytes read from a dead child's pipe, ignoring credit */
@@ -81,6 +80,13 @@ static void close_watched(struct ah_child *c, int idx)
     int *fds[4] = {&c->fd_in, &c->fd_out, &c->fd_err, &c->fd_ctl};
     ah_loop_unwatch(*fds[idx], &c->watch[idx]);
     close_fd(fds[idx]);
+}
+
+/* The bytes waiting in the pipe fd (0 if it cannot tell). */
+static size_t pipe_avail(int fd)
+{
+    int n = 0;
+    return ioctl(fd, FIONREAD, &n) < 0 || n < 0 ? 0 : (size_t)n;
 }
 
 /* Our end of a fresh pipe: its only status flag is the access mode, which
@@ -267,16 +273,26 @@ static int spawn_child(void *arg)
     _exit(127);
 }
 
+/* vfork a child that execs file with p's child ends as its stdio. Returns
+ * its pid once it runs the program, or -1 with errno (the exec's). */
+static pid_t vfork_exec(int p[4][2], const char *file, char *const argv[], char *const envp[])
+{
+    struct spawn_args a = {p, file, argv, envp, getpid(), 0};
+    pid_t pid = clone(spawn_child, spawn_stack + sizeof(spawn_stack), CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+    if (pid >= 0 && a.err != 0) {
+        errno = a.err; /* the child exits 127; reaped as an unknown pid */
+        return -1;
+    }
+    return pid;
+}
+
 int ah_child_spawn_exec(struct ah_call *c, const char *file, char *const argv[], char *const envp[])
 {
     int p[4][2];
     if (make_pipes(p, 3) < 0)
         return AH_ST_ERRNO;
-    struct spawn_args a = {p, file, argv, envp, getpid(), 0};
-    pid_t pid = clone(spawn_child, spawn_stack + sizeof(spawn_stack), CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
-    if (pid < 0 || a.err != 0) {
-        if (pid >= 0)
-            errno = a.err; /* the child exits 127; reaped as an unknown pid */
+    pid_t pid = vfork_exec(p, file, argv, envp);
+    if (pid < 0) {
         close_pipes(p);
         return AH_ST_ERRNO;
     }
@@ -297,12 +313,11 @@ int ah_child_spawn_wait(struct ah_call *c, const char *file, char *const argv[],
     if (null < 0)
         return AH_ST_ERRNO;
     int p[4][2] = {{null, -1}, {-1, null}, {-1, null}, {-1, -1}}; /* the child's ends: 0, 1, 2 */
-    struct spawn_args a = {p, file, argv, envp, getpid(), 0};
-    pid_t pid = clone(spawn_child, spawn_stack + sizeof(spawn_stack), CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+    pid_t pid = vfork_exec(p, file, argv, envp);
+    int e = errno;
     close(null);
-    if (pid < 0 || a.err != 0) {
-        if (pid >= 0)
-            errno = a.err; /* the child exits 127; reaped as an unknown pid */
+    if (pid < 0) {
+        errno = e;
         return AH_ST_ERRNO;
     }
     add_child(pid, -1, -1, -1, -1);
@@ -685,10 +700,10 @@ static struct ah_child *cut_target(void)
 void ah_child_stdin_cut_continue(void)
 {
     struct ah_in_cut *k = &ah_self.in_cut;
-    int avail = 0;
-    if (ioctl(STDIN_FILENO, FIONREAD, &avail) < 0 || avail <= 0)
+    size_t avail = pipe_avail(STDIN_FILENO);
+    if (avail == 0)
         avail = 1; /* readable and empty: EOF, unless a byte just came; a read tells */
-    size_t n = (size_t)avail < k->left ? (size_t)avail : k->left;
+    size_t n = avail < k->left ? avail : k->left;
     struct ah_child *c = cut_target();
     if (c != NULL && ah_buf_len(&c->in_q) == 0) {
         ssize_t m = splice(STDIN_FILENO, NULL, c->fd_in, NULL, n, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
@@ -776,20 +791,27 @@ static void note_stdout(struct ah_child *c, size_t n)
         (void)fcntl(c->fd_out, F_SETPIPE_SZ, AH_BIG_PIPE);
 }
 
+/* The 10-byte head of a frame sent up about our child c: |len|type|depth|
+ * c's pid|, followed by depth - 1 pids (a relayed frame's own) and the body. */
+static void frame_head(uint8_t head[10], size_t len, uint8_t type, uint8_t depth, const struct ah_child *c)
+{
+    ah_set_u32(head, (uint32_t)len);
+    head[4] = type;
+    head[5] = depth;
+    ah_set_u32(head + 6, (uint32_t)c->pid);
+}
+
 /* Move what a program has written, if it is a lot, from its pipe straight
  * to our stdout as one frame (splice: no copy through our memory). Returns
  * the bytes moved, or 0 when there is too little to be worth it. */
 static ssize_t splice_raw(struct ah_child *c, int stream, int fd, size_t max)
 {
-    int avail = 0;
-    if (!ah_out_splice_ok() || ioctl(fd, FIONREAD, &avail) < 0 || avail < AH_SPLICE_MIN)
+    size_t avail = ah_self.splice_off ? 0 : pipe_avail(fd);
+    if (avail < AH_SPLICE_MIN)
         return 0;
-    size_t n = (size_t)avail < max ? (size_t)avail : max;
-    uint8_t head[10]; /* |len|type|depth 1|pid| */
-    ah_set_u32(head, (uint32_t)(n + 6));
-    head[4] = stream ? AH_F_STDERR : AH_F_STDOUT;
-    head[5] = 1;
-    ah_set_u32(head + 6, (uint32_t)c->pid);
+    size_t n = avail < max ? avail : max;
+    uint8_t head[10];
+    frame_head(head, n + 6, stream ? AH_F_STDERR : AH_F_STDOUT, 1, c);
     struct iovec iov = {head, sizeof(head)};
     ah_out_splice(&iov, 1, fd, n);
     take_credit(c, stream, n);
@@ -803,14 +825,12 @@ static ssize_t splice_raw(struct ah_child *c, int stream, int fd, size_t max)
 static ssize_t read_raw(struct ah_child *c, int stream, bool ignore_credit)
 {
     int fd = stream ? c->fd_err : c->fd_out;
-    size_t want = AH_READ_CHUNK;
-    if (!ignore_credit && c->credit[stream] >= 0 && (uint64_t)c->credit[stream] < want)
-        want = (size_t)c->credit[stream];
-    if (fd < 0 || want == 0)
-        return -1;
     size_t most = AH_BIG_PIPE; /* a splice may take a whole big pipe, within the credit */
     if (!ignore_credit && c->credit[stream] >= 0 && (uint64_t)c->credit[stream] < most)
         most = (size_t)c->credit[stream];
+    size_t want = most < AH_READ_CHUNK ? most : AH_READ_CHUNK; /* a read, one chunk */
+    if (fd < 0 || want == 0)
+        return -1;
     ssize_t moved = splice_raw(c, stream, fd, most);
     if (moved > 0)
         return moved;
@@ -888,7 +908,7 @@ static void relay_frames(struct ah_child *c)
             apply_ctl(c);
             return;
         }
-        if (len >= AH_RELAY_DIRECT_MIN)
+        if (len >= AH_PROBE_AFTER)
             c->probe = true; /* big frames come: the next may be spliced */
         uint8_t head[10]; /* |len|type|depth+1|our child's pid|, then the frame's pids and bodies */
         struct iovec iov[AH_RUN_FRAMES + 1];
@@ -904,10 +924,7 @@ static void relay_frames(struct ah_child *c)
             total += body_len;
             used += 4 + (size_t)ah_get_u32(h + used);
         }
-        ah_set_u32(head, (uint32_t)(total + 6));
-        head[4] = f[0];
-        head[5] = (uint8_t)(f[1] + 1);
-        ah_set_u32(head + 6, (uint32_t)c->pid);
+        frame_head(head, total + 6, f[0], (uint8_t)(f[1] + 1), c);
         ah_out_relay(iov, cnt);
         ah_buf_consume(rd, used);
     }
@@ -927,11 +944,8 @@ static void send_piece(struct ah_child *c, const uint8_t *pre, size_t pre_len, s
 {
     const uint8_t *f = ah_buf_head(&c->out_rd) + 4;
     size_t pids = 4 * (size_t)f[1];
-    uint8_t head[10]; /* as relay_frames builds it */
-    ah_set_u32(head, (uint32_t)(6 + pids + pre_len + n));
-    head[4] = f[0];
-    head[5] = (uint8_t)(f[1] + 1);
-    ah_set_u32(head + 6, (uint32_t)c->pid);
+    uint8_t head[10];
+    frame_head(head, 6 + pids + pre_len + n, f[0], (uint8_t)(f[1] + 1), c);
     struct iovec iov[3] = {{head, sizeof(head)}, {(void *)(f + 2), pids}, {(void *)pre, pre_len}};
     ah_out_splice(iov, pre_len ? 3 : 2, c->fd_out, n);
 }
@@ -939,10 +953,10 @@ static void send_piece(struct ah_child *c, const uint8_t *pre, size_t pre_len, s
 /* Send on what the pipe holds of the frame being cut through. */
 static size_t continue_frame(struct ah_child *c)
 {
-    int avail = 0;
-    if (ioctl(c->fd_out, FIONREAD, &avail) < 0 || avail <= 0)
+    size_t avail = pipe_avail(c->fd_out);
+    if (avail == 0)
         return 0;
-    size_t n = (size_t)avail < c->cont_left ? (size_t)avail : c->cont_left;
+    size_t n = avail < c->cont_left ? avail : c->cont_left;
     send_piece(c, NULL, 0, n);
     c->cont_left -= n;
     note_stdout(c, n);
@@ -956,7 +970,7 @@ static size_t continue_frame(struct ah_child *c)
 static size_t cut_through(struct ah_child *c)
 {
     struct ah_buf *rd = &c->out_rd;
-    if (c->mode != AH_MODE_LOOP || c->fd_out < 0 || !ah_out_splice_ok() || ah_buf_len(rd) < 6)
+    if (c->mode != AH_MODE_LOOP || c->fd_out < 0 || ah_self.splice_off || ah_buf_len(rd) < 6)
         return 0;
     const uint8_t *h = ah_buf_head(rd);
     const uint8_t *f = h + 4;
@@ -1023,11 +1037,8 @@ static void apply_ctl(struct ah_child *c)
         return;
     }
     if (c->setup) { /* exec'd: answer with its pid, from the parent */
-        uint8_t v[9];
-        struct ah_buf b = {v, 0, 0, sizeof(v)};
         c->mode = AH_MODE_EXECED;
-        ah_mp_put_int(&b, c->pid);
-        ah_reply_raw(0, c->exec_reqid, AH_ST_OK, v, ah_buf_len(&b));
+        ah_reply_int(0, c->exec_reqid, c->pid);
         return;
     }
     if (c->ctl == AH_CTL_ERRNO) { /* exec failed: the child is back in its loop */
@@ -1096,10 +1107,7 @@ void ah_child_on_exit(struct ah_child *c, int status)
     c->exited = true;
     c->status = status;
     if (c->answer_exit) { /* spawn_wait: the status is the answer, and all there is to say */
-        uint8_t v[9];
-        struct ah_buf b = {v, 0, 0, sizeof(v)};
-        ah_mp_put_int(&b, WIFSIGNALED(status) ? -WTERMSIG(status) : WEXITSTATUS(status));
-        ah_reply_raw(0, c->exec_reqid, AH_ST_OK, v, ah_buf_len(&b));
+        ah_reply_int(0, c->exec_reqid, WIFSIGNALED(status) ? -WTERMSIG(status) : WEXITSTATUS(status));
         c->exit_waited = true; /* not for waitpid either */
         return;
     }

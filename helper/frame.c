@@ -70,6 +70,13 @@ void ah_reply_ok(pid_t pid, uint32_t reqid)
     ah_frame_end(mark);
 }
 
+void ah_reply_int(pid_t pid, uint32_t reqid, int64_t value)
+{
+    size_t mark = reply_begin(pid, reqid, AH_ST_OK);
+    ah_mp_put_int(&ah_self.out, value);
+    ah_frame_end(mark);
+}
+
 void ah_emit_event(pid_t pid, int tag, int nvals, const int64_t *vals)
 {
     size_t mark = ah_frame_begin(AH_F_EVENT, pid);
@@ -182,5 +189,3 @@ void ah_out_splice(struct iovec *iov, int cnt, int fd, size_t len)
     if (len > 0 && !ah_self.out_broken)
         copy_out(fd, len);
 }
-
-bool ah_out_splice_ok(void) { return !ah_self.splice_off; }

@@ -19,6 +19,7 @@ void ah_reply_raw(pid_t pid, uint32_t reqid, int status, const void *value, size
 void ah_reply_errno(pid_t pid, uint32_t reqid, int err);
 void ah_reply_str(pid_t pid, uint32_t reqid, int status, const char *msg);
 void ah_reply_ok(pid_t pid, uint32_t reqid); /* value nil */
+void ah_reply_int(pid_t pid, uint32_t reqid, int64_t value);
 void ah_emit_event(pid_t pid, int tag, int nvals, const int64_t *vals);
 void ah_emit_gone(pid_t pid, int status);
 void ah_emit_output(pid_t pid, uint8_t type, const void *data, size_t len);
@@ -38,6 +39,10 @@ void ah_out_relay(struct iovec *iov, int cnt);
  * are in the pipe, so the frame can never be cut short by its source. */
 #define AH_SPLICE_MIN (16 * 1024)
 void ah_out_splice(struct iovec *iov, int cnt, int fd, size_t len);
-bool ah_out_splice_ok(void); /* false once fd 1 refused a splice: copy instead */
+/* After a frame of AH_PROBE_AFTER bytes or more, the next read at a frame
+ * boundary takes only AH_PROBE_READ bytes (a head and a little of the
+ * body), so that a big body can be spliced rather than read. */
+#define AH_PROBE_AFTER (64 * 1024)
+#define AH_PROBE_READ 4096
 
 #endif

@@ -30,8 +30,6 @@
 #include "util.h"
 
 #define AH_STDIN_CHUNK (256 * 1024)
-#define AH_PROBE_READ 4096           /* a frame head and a little of its body */
-#define AH_STDIN_BIG (64 * 1024)     /* a stdin frame this big makes the next read a probe */
 
 static bool stdin_probe; /* big stdin frames come: read heads first, to splice their bodies */
 
@@ -209,7 +207,7 @@ static void on_stdin(void)
             protocol_error("frame of %u bytes exceeds the limit", len);
         if (ah_buf_len(in) < 4 + (size_t)len)
             break;
-        if (len >= AH_STDIN_BIG && ah_buf_head(in)[4] == AH_F_STDIN)
+        if (len >= AH_PROBE_AFTER && ah_buf_head(in)[4] == AH_F_STDIN)
             stdin_probe = true;
         route(ah_buf_head(in) + 4, len);
         ah_buf_consume(in, 4 + (size_t)len);
