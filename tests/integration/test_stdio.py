@@ -29,10 +29,16 @@ async def read_all(stream: anyio.abc.ByteReceiveStream) -> bytes:
     return b"".join([chunk async for chunk in stream])
 
 
-async def test_64mib_random_through_depth_3_arrives_identical(drv: alcovepy.Driver) -> None:
+async def chain(drv: alcovepy.Driver, depth: int) -> alcovepy.Process:
+    """A control process at the given depth (0: the helper)."""
     p = drv.root
-    for _ in range(3):
+    for _ in range(depth):
         p = await p.fork()
+    return p
+
+
+async def test_64mib_random_through_depth_3_arrives_identical(drv: alcovepy.Driver) -> None:
+    p = await chain(drv, 3)
     await p.execvp(sys.executable, [sys.executable, "-c", RANDOM_WRITER, str(64 * MiB)])
     h = hashlib.sha256()
     size = 0
@@ -53,14 +59,6 @@ ALTERNATING_WRITER = (
     "for i in range(int(sys.argv[1])):\n"
     "    os.write(1, b'out %d\\n' % i); os.write(2, b'err %d\\n' % i)\n"
 )
-
-
-async def chain(drv: alcovepy.Driver, depth: int) -> alcovepy.Process:
-    """A control process at the given depth (0: the helper)."""
-    p = drv.root
-    for _ in range(depth):
-        p = await p.fork()
-    return p
 
 
 @pytest.mark.parametrize("depth", [1, 2, 3])
