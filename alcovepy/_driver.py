@@ -118,6 +118,20 @@ def _event_factory() -> Callable[[], _Event]:
     return anyio.Event
 
 
+def _collect_passes() -> int:
+    """How many passes of the event loop a caller collecting frames
+    (Driver._write_batch) waits, chosen once for the loop running now, so
+    that every task woken with it has run before it writes.
+
+    asyncio runs ready tasks in the order they were woken: one pass. trio
+    runs each batch of ready tasks forwards or backwards at random, so a
+    task woken in the collector's own batch may run after it: two."""
+    trio = sys.modules.get("trio")
+    if trio is not None and trio.lowlevel.in_trio_task():
+        return 2
+    return 1
+
+
 class _Waiter:
     """Where one request's outcome lands."""
 
@@ -242,7 +256,10 @@ class Driver(DriverCalls):
     """
 
     __slots__ = (
+        "_batch",
+        "_burst",
         "_closed",
+        "_collect_passes",
         "_decoder",
         "_eof",
         "_failure",
@@ -281,6 +298,11 @@ class Driver(DriverCalls):
         # tasks holding or awaiting _write_lock: 0 means a frame may be
         # written at once (cheaper to test than the lock's locked())
         self._writers = 0
+        # call frames a caller collects in this pass of the event loop, to
+        # write them at once (_write_batch); None when nobody collects
+        self._batch: list[bytes] | None = None
+        self._burst = 0  # replies applied by the last read: >1 means callers were woken together
+        self._collect_passes = _collect_passes()
         self._leading = False  # a task is reading the helper's pipe
         self._wait_readable = _readable_waiter()
         self._new_event = _event_factory()
@@ -368,20 +390,25 @@ class Driver(DriverCalls):
             self._gates[pl] = set()
             waiter.gate = pl
         self._waiters[reqid] = waiter
-        try:
-            sent = 0
-            if not self._writers:  # _write_some inlined
-                try:
-                    sent = os.write(self._wfd, frame)
-                except BlockingIOError:
-                    pass
-                except OSError as exc:
-                    self._write_failed(exc)
-            if sent != len(frame):
-                await self._send_rest(frame, sent)
-        except BaseException:
-            self._unsent(reqid, waiter)
-            raise
+        if self._batch is not None:  # a caller collects this pass's frames: ours goes with them
+            self._batch.append(frame)
+        elif self._burst > 1 and not self._writers:  # callers were woken together: collect their frames
+            await self._write_batch(frame)
+        else:
+            try:
+                sent = 0
+                if not self._writers:  # _write_some inlined
+                    try:
+                        sent = os.write(self._wfd, frame)
+                    except BlockingIOError:
+                        pass
+                    except OSError as exc:
+                        self._write_failed(exc)
+                if sent != len(frame):
+                    await self._send_rest(frame, sent)
+            except BaseException:
+                self._unsent(reqid, waiter)
+                raise
         if not waiter.finished and not self._eof:
             if self._leading:  # another task reads: sleep until woken
                 await self._until(lambda: waiter.finished, None, waiter)
@@ -408,6 +435,30 @@ class Driver(DriverCalls):
         if waiter.error is not None:
             raise waiter.error
         return waiter.value  # type: ignore[return-value]  # the spec's decoder made a T (no cast(): a call less)
+
+    async def _write_batch(self, frame: bytes) -> None:
+        """Write frame together with those of the calls that other tasks make
+        in this same pass of the event loop (they append to self._batch): a
+        burst of callers woken by one read costs one write and one wake-up
+        of the helper, not one each.
+
+        Not cancellable until the frames are written, since other callers'
+        are among them; a cancellation after that leaves this call's reply
+        unread, as for any call cancelled while it waits."""
+        batch = self._batch = [frame]
+        self._burst = 0  # one collector per burst
+        try:
+            for _ in range(self._collect_passes):  # the other woken tasks run, and call
+                await anyio.lowlevel.cancel_shielded_checkpoint()
+        finally:
+            self._batch = None
+        if self._closed or self._failure is not None:
+            self._check_usable()  # every collected caller fails with the Driver
+        data = frame if len(batch) == 1 else b"".join(batch)
+        sent = self._write_some(data) if not self._writers else 0
+        if sent != len(data):
+            with anyio.CancelScope(shield=True):
+                await self._send_rest(data, sent)
 
     # ---- waiting: leader reads ----------------------------------------------
 
@@ -813,8 +864,10 @@ class Driver(DriverCalls):
                 state.lose()
 
     def _apply(self, effects: list[Effect]) -> None:
+        burst = 0
         for e in effects:
             if type(e) is Resolved:  # _settle inlined: the commonest effect, one per call
+                burst += 1
                 waiter = self._waiters.pop(e.reqid, None)
                 if waiter is not None:
                     waiter.value = e.value
@@ -842,6 +895,7 @@ class Driver(DriverCalls):
                 self._forget_if_done(e.pipeline)
             elif type(e) is Execed:
                 self._lose_under(e.pipeline)
+        self._burst = burst
 
     # ---- lifetime -------------------------------------------------------
 

@@ -4,7 +4,9 @@ The raw floor is the least an awaitable call through a helper can cost: a
 C program (baselines/echo.c) that echoes 16-byte length-prefixed frames,
 driven over the same kind of pipes the Driver uses (os.pipe2, non-blocking,
 anyio.wait_readable + os.read / os.write). Below it, for reference, the
-machine's own floor: the same round trip from a C client (baselines/pingpong.c).
+machine's own floor: the same round trip from a C client (baselines/pingpong.c),
+and the helper's: getpid from a C client through the real helper, at depths
+0 and 3 (baselines/helper_client.c), which no host can beat.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import anyio
 import alcovepy
 from benchmarks._config import FRAME_PAYLOAD, INFLIGHT
 from benchmarks._core import case
+from benchmarks._helper_c import helper_client_us
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -139,6 +142,30 @@ def _pingpong_us(bin_dir: Path, calls: int) -> float:
 async def roundtrip_c(ctx: Context) -> float:
     await anyio.lowlevel.checkpoint()
     return _pingpong_us(ctx.bin_dir, 10 * ctx.sizes.calls)
+
+
+@case(
+    "call",
+    "C client through the real helper: getpid at depth 0, blocking (the helper's floor)",
+    "µs/call",
+    higher_is_better=False,
+    baseline="roundtrip_c",
+)
+async def helper_c_d0(ctx: Context) -> float:
+    await anyio.lowlevel.checkpoint()
+    return helper_client_us(ctx.bin_dir, ctx.sizes.calls, "getpid", [], depth=0)
+
+
+@case(
+    "call",
+    "C client through the real helper: getpid at depth 3, blocking (the floor of target 2)",
+    "µs/call",
+    higher_is_better=False,
+    baseline="helper_c_d0",
+)
+async def helper_c_d3(ctx: Context) -> float:
+    await anyio.lowlevel.checkpoint()
+    return helper_client_us(ctx.bin_dir, ctx.sizes.calls, "getpid", [], depth=3)
 
 
 @case(

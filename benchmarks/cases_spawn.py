@@ -19,6 +19,7 @@ import anyio
 import alcovepy
 from benchmarks._config import INFLIGHT
 from benchmarks._core import case
+from benchmarks._helper_c import helper_client_us
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
@@ -63,6 +64,18 @@ def _floor_rate(binary: Path, n: int) -> float:
 async def spawn_c_vfork(ctx: Context) -> float:
     await anyio.lowlevel.checkpoint()
     return _floor_rate(ctx.bin_dir / "spawn_floor", ctx.sizes.floor_spawns)
+
+
+@case(
+    "spawn",
+    "C client through the real helper: spawn_wait, blocking (the floor of target 4 through a helper)",
+    UNIT,
+    higher_is_better=True,
+    baseline="spawn_c_vfork",
+)
+async def spawn_helper_c(ctx: Context) -> float:
+    await anyio.lowlevel.checkpoint()
+    return 1e6 / helper_client_us(ctx.bin_dir, ctx.sizes.floor_spawns, "spawn_wait", [TRUE, [TRUE], None])
 
 
 def _blocking_rate(n: int, one: Callable[[], None]) -> float:

@@ -3,6 +3,7 @@ and many tasks calling at once each get their own reply."""
 
 from __future__ import annotations
 
+import os
 import random
 import sys
 
@@ -156,6 +157,54 @@ async def test_many_tasks_random_cancellation_each_gets_its_own_reply(drv: alcov
     # a call whose reply is applied in the loop pass that would deliver the
     # cancellation returns normally (seen under ASan: 463 of 10,000 landed)
     assert cancelled > TASKS * CALLS // 50
+
+
+async def test_callers_woken_together_send_their_next_calls_in_one_write(
+    drv: alcovepy.Driver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """16 tasks calling in a loop: the replies of one read wake several of
+    them at once, and the calls those make in that pass of the event loop go
+    to the helper in one write. Some calls are cancelled as they are made
+    (after their frame is collected); every other call gets its own reply."""
+    a = await drv.fork([])
+    b = await drv.fork([a])
+    pipelines: list[tuple[int, ...]] = [(), (a,), (a, b)]
+    pid_of = {pl: (pl[-1] if pl else drv.helper_pid) for pl in pipelines}
+    wfd = drv._wfd
+    real_write = os.write
+    writes = 0
+
+    def counting_write(fd: int, data: bytes | memoryview) -> int:
+        nonlocal writes
+        if fd == wfd:
+            writes += 1
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", counting_write)
+    tasks, calls = 16, 150
+    answered = 0
+
+    async def worker(task: int) -> None:
+        nonlocal answered
+        for i in range(calls):
+            pl = pipelines[(task + i) % len(pipelines)]
+            with anyio.CancelScope() as scope:
+                if (task * calls + i) % 23 == 0:
+                    scope.cancel()  # cancelled at its first wait
+                assert await drv.getpid(pl) == pid_of[pl]
+                answered += 1
+
+    with anyio.fail_after(60):
+        async with anyio.create_task_group() as tg:
+            for task in range(tasks):
+                tg.start_soon(worker, task)
+        monkeypatch.undo()
+        for pl in pipelines:  # the cancelled calls' late replies come first and are dropped
+            assert await drv.getpid(pl) == pid_of[pl]
+    assert drv.statistics().pending_requests == 0
+    assert answered >= tasks * calls * 9 // 10
+    # one write per call without batching; with it, a few calls per write
+    assert writes < tasks * calls * 2 // 3, (writes, tasks * calls)
 
 
 async def test_concurrent_forks_on_same_and_different_parents() -> None:
