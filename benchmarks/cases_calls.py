@@ -11,13 +11,14 @@ and the helper's: getpid from a C client through the real helper, at depths
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import subprocess
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import anyio
 
@@ -27,10 +28,17 @@ from benchmarks._core import case
 from benchmarks._helper_c import helper_client_us
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Awaitable, Callable
     from pathlib import Path
 
     from benchmarks._core import Context
+
+
+class _OneShot(Protocol):
+    def set(self) -> None: ...
+
+    def wait(self) -> Awaitable[None]: ...
+
 
 READ_SIZE = 64 * 1024  # bytes per os.read of the echo's replies
 MAX_DEPTH = 16  # the default maxforkdepth
@@ -201,10 +209,36 @@ async def echo_x16(ctx: Context) -> float:
     return n / (time.perf_counter() - t0)
 
 
-async def _echo_tasks(echo: EchoPipes, calls: int) -> None:
+class _FutureEvent:
+    """Under asyncio, the cheapest one-shot wake-up: a bare future of the
+    loop (anyio.Event builds an asyncio.Event and a coroutine per wait)."""
+
+    __slots__ = ("_fut",)
+
+    def __init__(self) -> None:
+        self._fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def set(self) -> None:
+        self._fut.set_result(None)
+
+    def wait(self) -> asyncio.Future[None]:
+        return self._fut
+
+
+def _cheapest_event(backend: str) -> Callable[[], _OneShot]:
+    if backend == "trio":
+        import trio
+
+        return trio.Event
+    return _FutureEvent
+
+
+async def _echo_tasks(echo: EchoPipes, calls: int, backend: str) -> None:
     """INFLIGHT tasks, each writing its own frame and sleeping until a reader
-    task (which batches its reads) wakes it: the floor of the task pattern."""
-    waiting: deque[anyio.Event] = deque()
+    task (which batches its reads) wakes it: the floor of the task pattern,
+    with the backend's cheapest wake-up (trio.Event, or a bare future)."""
+    new_event = _cheapest_event(backend)
+    waiting: deque[_OneShot] = deque()
 
     async def reader() -> None:
         buf = b""
@@ -215,7 +249,7 @@ async def _echo_tasks(echo: EchoPipes, calls: int) -> None:
 
     async def worker(n: int) -> None:
         for _ in range(n):
-            done = anyio.Event()
+            done = new_event()
             waiting.append(done)
             os.write(echo.wfd, FRAME)
             await done.wait()
@@ -238,10 +272,10 @@ async def _echo_tasks(echo: EchoPipes, calls: int) -> None:
 )
 async def echo_x16_tasks(ctx: Context) -> float:
     echo = await ctx.fixture(echo_pipes)
-    await _echo_tasks(echo, WARMUP * INFLIGHT)
+    await _echo_tasks(echo, WARMUP * INFLIGHT, ctx.backend)
     n = ctx.sizes.inflight_calls // INFLIGHT * INFLIGHT
     t0 = time.perf_counter()
-    await _echo_tasks(echo, n)
+    await _echo_tasks(echo, n, ctx.backend)
     return n / (time.perf_counter() - t0)
 
 
