@@ -11,7 +11,7 @@ from pathlib import Path
 __all__ = ["BASELINES", "build_baselines"]
 
 SOURCE_DIR = Path(__file__).resolve().parent / "baselines"
-BASELINES = ("echo", "helper_client", "pingpong", "spawn_floor")
+BASELINES = ("echo", "helper_client", "pingpong", "spawn_floor", "stream_client")
 
 
 def build_baselines() -> Path:

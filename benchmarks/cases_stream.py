@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from benchmarks._core import case
+from benchmarks._helper_c import helper_stdout_mbps
 from benchmarks.cases_calls import chain
 
 if TYPE_CHECKING:
@@ -109,6 +110,30 @@ async def stdout_alcovepy_d1(ctx: Context) -> float:
 )
 async def stdout_alcovepy_d3(ctx: Context) -> float:
     return await _alcovepy_stdout(ctx, (await ctx.fixture(chain)).procs[2])
+
+
+@case(
+    "stdout",
+    "C client through the real helper: exec at depth 1, stdout to EOF, blocking (the helper's floor)",
+    UNIT,
+    higher_is_better=True,
+    baseline="stdout_pipe",
+)
+async def stdout_helper_c_d1(ctx: Context) -> float:
+    await anyio.lowlevel.checkpoint()
+    return helper_stdout_mbps(ctx.bin_dir, ctx.sizes.stream_bytes, depth=1)
+
+
+@case(
+    "stdout",
+    "C client through the real helper: exec at depth 3, stdout to EOF, blocking (the floor of target 5 at depth 3)",
+    UNIT,
+    higher_is_better=True,
+    baseline="stdout_pipe",
+)
+async def stdout_helper_c_d3(ctx: Context) -> float:
+    await anyio.lowlevel.checkpoint()
+    return helper_stdout_mbps(ctx.bin_dir, ctx.sizes.stream_bytes, depth=3)
 
 
 # ---- stdin -------------------------------------------------------------------

@@ -48,6 +48,7 @@ extern char **environ;
 #define AH_READ_CHUNK (256 * 1024)
 #define AH_RUN_FRAMES 64         /* output frames of one stream relayed as one */
 #define AH_RUN_BYTES (1u << 20)   /* ... up to this many bytes */
+#define AH_PROBE_PATIENCE 16      /* head reads without a big frame before reading in bulk again */
 #define AH_BIG_PIPE (1 << 20)           /* pipe size for a stream that proved busy */
 #define AH_BUSY_STREAM (4u << 20)       /* bytes after which a stream counts as busy */
 #define AH_DRAIN_MAX (4u << 20) /* bytes read from a dead child's pipe, ignoring credit */
@@ -909,7 +910,7 @@ static void relay_frames(struct ah_child *c)
             return;
         }
         if (len >= AH_PROBE_AFTER)
-            c->probe = true; /* big frames come: the next may be spliced */
+            c->probe = AH_PROBE_PATIENCE; /* big frames come: the next may be spliced */
         uint8_t head[10]; /* |len|type|depth+1|our child's pid|, then the frame's pids and bodies */
         struct iovec iov[AH_RUN_FRAMES + 1];
         iov[0] = (struct iovec){head, sizeof(head)};
@@ -932,8 +933,9 @@ static void relay_frames(struct ah_child *c)
 
 /* Cut-through. Once out_rd ends in the whole head of a big output frame,
  * the frame is sent on in pieces as its body comes: first what was read
- * with the head, then, each time the child's pipe is readable, what is in
- * it, spliced from pipe to pipe and never copied through us. Each piece
+ * with the head together with what the pipe holds, then, each time the
+ * child's pipe is readable, what is in it, spliced from pipe to pipe and
+ * never copied through us. Each piece
  * goes up as a frame of its own (same stream, same pipeline), and only
  * bytes already read or already in the pipe are promised upward, so a child
  * dying mid-frame leaves no frame short. Meanwhile c->cont_left counts the
@@ -950,19 +952,26 @@ static void send_piece(struct ah_child *c, const uint8_t *pre, size_t pre_len, s
     ah_out_splice(iov, pre_len ? 3 : 2, c->fd_out, n);
 }
 
-/* Send on what the pipe holds of the frame being cut through. */
-static size_t continue_frame(struct ah_child *c)
+/* Send on, as one piece, pre (bytes read) and what the pipe holds of the
+ * frame being cut through. Returns the body bytes sent. */
+static size_t send_on(struct ah_child *c, const uint8_t *pre, size_t pre_len)
 {
     size_t avail = pipe_avail(c->fd_out);
-    if (avail == 0)
-        return 0;
     size_t n = avail < c->cont_left ? avail : c->cont_left;
-    send_piece(c, NULL, 0, n);
+    if (pre_len + n == 0)
+        return 0;
+    send_piece(c, pre, pre_len, n);
     c->cont_left -= n;
     note_stdout(c, n);
     if (c->cont_left == 0)
         ah_buf_clear(&c->out_rd);
-    return n;
+    return pre_len + n;
+}
+
+/* Send on what the pipe holds of the frame being cut through. */
+static size_t continue_frame(struct ah_child *c)
+{
+    return send_on(c, NULL, 0);
 }
 
 /* Start cutting through the frame at the end of out_rd, if it is big output
@@ -979,12 +988,14 @@ static size_t cut_through(struct ah_child *c)
     if ((f[0] != AH_F_STDOUT && f[0] != AH_F_STDERR) || len > AH_MAX_FRAME + AH_FRAME_SLACK || f[1] == 255 ||
         hl > len || have < hl || have >= len || len - have < AH_SPLICE_MIN)
         return 0; /* not output, malformed (relay_frames judges it), head incomplete, whole, or small */
-    size_t pre = have - hl;
-    if (pre > 0)
-        send_piece(c, f + hl, pre, 0);
     c->cont_left = len - have;
-    rd->end = rd->start + 4 + hl; /* keep the head: it names every piece */
-    return pre + continue_frame(c);
+    /* the first piece: the body read with the head and what the pipe holds
+     * (as two pieces, the first would be small, and the hop above would
+     * read it whole rather than splice it) */
+    size_t sent = send_on(c, f + hl, have - hl);
+    if (c->cont_left > 0)
+        rd->end = rd->start + 4 + hl; /* keep the head: it names every piece */
+    return sent;
 }
 
 /* Read frames from a loop child's stdout. Returns bytes read, 0 at EOF, -1 if none. */
@@ -1006,7 +1017,7 @@ static ssize_t read_frames(struct ah_child *c)
     } else {
         /* After big output frames, read little at a frame boundary: the
          * head, so that the body can be spliced rather than read. */
-        bool probing = c->probe && ah_buf_len(&c->out_rd) == 0;
+        bool probing = c->probe > 0 && ah_buf_len(&c->out_rd) == 0;
         size_t want = probing ? AH_PROBE_READ : AH_READ_CHUNK;
         uint8_t *dst = ah_buf_reserve(&c->out_rd, want);
         n = AH_RETRY(read(c->fd_out, dst, want));
@@ -1016,7 +1027,7 @@ static ssize_t read_frames(struct ah_child *c)
             relay_frames(c);
             size_t cut = cut_through(c);
             if (probing && cut == 0 && c->cont_left == 0)
-                c->probe = false; /* no big frame behind that head: read in bulk again */
+                c->probe--; /* no big frame behind that head: after a few, read in bulk again */
             return n + (ssize_t)cut;
         }
     }

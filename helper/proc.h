@@ -59,7 +59,8 @@ struct ah_child {
     struct ah_ack *acks;
     size_t nacks, cap_acks;
     struct ah_buf out_rd; /* partial frames read from a loop child's stdout */
-    bool probe;           /* big output frames come: read heads first, to splice their bodies */
+    int probe;            /* > 0: big output frames come, read heads first to splice their bodies;
+                           * counts down on each head read that finds no big frame */
     size_t cont_left;     /* body bytes still to come of the frame being cut through */
     struct ah_watch watch[4];
 };
