@@ -18,7 +18,7 @@ import alcovepy
 from tests.conftest import descendants, open_fds, proc_state
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable
+    from collections.abc import Awaitable, Callable
 
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
 
@@ -159,6 +159,68 @@ async def test_helper_sigkilled_while_idle_then_leaving_does_not_hang() -> None:
                 await drv.getpid([])
             with pytest.raises(anyio.EndOfStream):
                 await prog.stdout.receive()
+    assert await wait_dead(tree) == {}
+    assert open_fds() <= fds
+
+
+async def _stop_tasks_calling_in_bursts(
+    drv: alcovepy.Driver, stop: Callable[[], Awaitable[None]], expected: type[BaseException]
+) -> list[BaseException]:
+    """16 tasks call getpid in a loop, their calls written in bursts (one
+    task collects the others' frames for a pass of the loop, then writes
+    them); after 2,000 calls, stop() runs. Returns what ended each task,
+    which must be an `expected`."""
+    outcomes: list[BaseException] = []
+    calls = 0
+    busy = anyio.Event()
+
+    async def worker() -> None:
+        nonlocal calls
+        try:
+            while True:
+                assert await drv.root.getpid() == drv.helper_pid
+                calls += 1
+                if calls == 2000:
+                    busy.set()
+        except expected as exc:
+            outcomes.append(exc)
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(16):
+            tg.start_soon(worker)
+        await busy.wait()
+        await stop()
+    return outcomes
+
+
+async def test_helper_sigkilled_while_tasks_call_in_bursts() -> None:
+    """The helper is SIGKILLed while tasks call in bursts: every task's call
+    ends with HelperExited, whatever stage of collecting or writing its
+    frame was at, and none hangs."""
+    fds = open_fds()
+
+    async def kill_helper() -> None:
+        os.kill(drv.helper_pid, signal.SIGKILL)
+
+    with anyio.fail_after(15):
+        async with alcovepy.open_driver() as drv:
+            tree = {drv.helper_pid}
+            outcomes = await _stop_tasks_calling_in_bursts(drv, kill_helper, alcovepy.HelperExited)
+    assert len(outcomes) == 16, outcomes
+    assert await wait_dead(tree) == {}
+    assert open_fds() <= fds
+
+
+async def test_driver_closed_while_tasks_call_in_bursts() -> None:
+    """The Driver is closed while tasks call in bursts: every task's call
+    ends with ClosedResourceError (pending ones, and any made after), none
+    hangs, and the helper winds its tree down as on a normal exit."""
+    fds = open_fds()
+    with anyio.fail_after(15):
+        async with alcovepy.open_driver() as drv:
+            tree = {drv.helper_pid}
+            outcomes = await _stop_tasks_calling_in_bursts(drv, drv.aclose, anyio.ClosedResourceError)
+    assert len(outcomes) == 16, outcomes
     assert await wait_dead(tree) == {}
     assert open_fds() <= fds
 
