@@ -9,6 +9,7 @@ against its own platform's headers.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Sequence
 from typing import TypeAlias
 
@@ -31,6 +32,8 @@ _HANDLERS = ("SIG_DFL", "SIG_IGN", "SIG_INFO")
 # family -> {upper-case name: the table's spelling}: names are case-insensitive
 _NAMES = {f: {n.upper(): n for n in names} for f, names in _spec.CONSTANT_FAMILIES.items()}
 _CALL_IDS = {c.name: c.id for c in _spec.CALLS}
+_FS_ENCODING = sys.getfilesystemencoding()  # os.fsencode's, fixed for the life of the process
+_FS_ERRORS = sys.getfilesystemencodeerrors()
 
 
 def _integer(name: str, value: object, bounds: tuple[int, int]) -> int:
@@ -54,11 +57,18 @@ def fd(name: str, value: object) -> int:
 
 
 def _bytes(name: str, value: object) -> bytes:
-    if isinstance(value, str | bytes | os.PathLike):
-        try:
-            return os.fsencode(value)
-        except TypeError:
-            pass
+    try:
+        if type(value) is str:  # the common case, as os.fsencode does it without its own checks
+            return value.encode(_FS_ENCODING, _FS_ERRORS)
+        if type(value) is bytes:
+            return value
+        if isinstance(value, str | bytes | os.PathLike):
+            try:
+                return os.fsencode(value)
+            except TypeError:
+                pass
+    except UnicodeEncodeError as exc:  # a surrogate that is not an escaped byte
+        raise ValueError(f"{name} cannot be encoded as a file name: {exc}") from exc
     raise TypeError(f"{name} must be str, bytes or a path, not {type(value).__name__}")
 
 
@@ -85,6 +95,23 @@ def data(name: str, value: object) -> bytes:
 def argv(name: str, value: object) -> list[bytes]:
     if isinstance(value, str | bytes) or not isinstance(value, Sequence):
         raise TypeError(f"{name} must be a list of str or bytes, not {type(value).__name__}")
+    out = []
+    for item in value:  # plain str and bytes without a NUL, with no name made per item
+        if type(item) is str:
+            try:
+                b = item.encode(_FS_ENCODING, _FS_ERRORS)
+            except UnicodeEncodeError:
+                break
+        elif type(item) is bytes:
+            b = item
+        else:
+            break
+        if b"\0" in b:
+            break
+        out.append(b)
+    else:
+        return out
+    # anything else (a path, a subclass, a NUL, no encoding) takes cstr, named for the message
     return [cstr(f"{name}[{i}]", item) for i, item in enumerate(value)]
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import enum
+import os
 import signal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from alcovepy import UnknownConstant, _spec
 from alcovepy import _args as a
@@ -127,6 +130,48 @@ def test_argv_items_are_checked_by_index() -> None:
         a.argv("argv", ["ok", "bad\0"])
     with pytest.raises(TypeError, match=r"argv\[0\]"):
         a.argv("argv", [1])
+    with pytest.raises(ValueError, match=r"argv\[1\] cannot be encoded as a file name"):
+        a.argv("argv", ["ok", "\ud800"])  # a lone surrogate that is no escaped byte
+    assert a.argv("argv", ["\udcff"]) == [b"\xff"]  # one that is
+
+
+class _Str(str):
+    pass
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.text(st.characters(exclude_categories=())),  # lone surrogates too: os.fsencode escapes them
+            st.binary(),
+            st.text().map(_Str),
+            st.text().map(Path),
+            st.binary().map(bytearray),
+        ),
+        max_size=8,
+    )
+)
+def test_argv_is_os_fsencode_of_each_item_or_the_named_error(items: list[object]) -> None:
+    """argv's fast path (plain str and bytes) and its named path agree with
+    os.fsencode item by item, and name the first bad item."""
+    want: list[bytes] = []
+    for i, item in enumerate(items):
+        if not isinstance(item, str | bytes | os.PathLike):
+            with pytest.raises(TypeError, match=rf"argv\[{i}\] must be str, bytes or a path"):
+                a.argv("argv", items)
+            return
+        try:
+            b = os.fsencode(item)
+        except UnicodeEncodeError:  # a surrogate that is not an escaped byte
+            with pytest.raises(ValueError, match=rf"argv\[{i}\] cannot be encoded as a file name"):
+                a.argv("argv", items)
+            return
+        if b"\0" in b:
+            with pytest.raises(ValueError, match=rf"argv\[{i}\] contains a NUL"):
+                a.argv("argv", items)
+            return
+        want.append(b)
+    assert a.argv("argv", items) == want
 
 
 def test_optional_argv() -> None:
