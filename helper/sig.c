@@ -79,6 +79,8 @@ void ah_sig_read(void)
                 ah_emit_event(0, AH_EV_SIGNAL, 5, v);
             }
         }
+        if ((size_t)n < sizeof(si))
+            break; /* drained: one that comes now makes the fd readable again (epoll is level-triggered) */
     }
     if (chld)
         reap();
