@@ -56,19 +56,28 @@ def fd(name: str, value: object) -> int:
     return _integer(name, value, (0, INT32[1]))
 
 
-def _bytes(name: str, value: object) -> bytes:
-    try:
-        if type(value) is str:  # the common case, as os.fsencode does it without its own checks
+def _plain(value: object) -> bytes | None:
+    """A plain str or bytes as os.fsencode makes it, without its checks (the
+    common case); None for anything else, or a str it cannot encode."""
+    if type(value) is str:
+        try:
             return value.encode(_FS_ENCODING, _FS_ERRORS)
-        if type(value) is bytes:
-            return value
-        if isinstance(value, str | bytes | os.PathLike):
-            try:
-                return os.fsencode(value)
-            except TypeError:
-                pass
-    except UnicodeEncodeError as exc:  # a surrogate that is not an escaped byte
-        raise ValueError(f"{name} cannot be encoded as a file name: {exc}") from exc
+        except UnicodeEncodeError:
+            return None
+    return value if type(value) is bytes else None
+
+
+def _bytes(name: str, value: object) -> bytes:
+    b = _plain(value)
+    if b is not None:
+        return b
+    if isinstance(value, str | bytes | os.PathLike):
+        try:
+            return os.fsencode(value)
+        except TypeError:
+            pass
+        except UnicodeEncodeError as exc:  # a surrogate that is not an escaped byte
+            raise ValueError(f"{name} cannot be encoded as a file name: {exc}") from exc
     raise TypeError(f"{name} must be str, bytes or a path, not {type(value).__name__}")
 
 
@@ -97,16 +106,8 @@ def argv(name: str, value: object) -> list[bytes]:
         raise TypeError(f"{name} must be a list of str or bytes, not {type(value).__name__}")
     out = []
     for item in value:  # plain str and bytes without a NUL, with no name made per item
-        if type(item) is str:
-            try:
-                b = item.encode(_FS_ENCODING, _FS_ERRORS)
-            except UnicodeEncodeError:
-                break
-        elif type(item) is bytes:
-            b = item
-        else:
-            break
-        if b"\0" in b:
+        b = _plain(item)
+        if b is None or b"\0" in b:
             break
         out.append(b)
     else:

@@ -63,6 +63,7 @@ from alcovepy.errors import HelperExited, HelperProtocolError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+    from types import ModuleType
 
     from alcovepy._args import PipelineLike, StrOrBytes
     from alcovepy._process import Process
@@ -106,6 +107,16 @@ class _Event(Protocol):
     def wait(self) -> Awaitable[None]: ...
 
 
+def _running_trio() -> ModuleType | None:
+    """The trio module if the task running now is a trio task (the Driver
+    is bound to its event loop), else None. trio is optional: it is looked
+    up, never imported, here."""
+    trio = sys.modules.get("trio")
+    if trio is not None and trio.lowlevel.in_trio_task():
+        return trio
+    return None
+
+
 class _LoopEvent:
     """Under asyncio: a one-shot event that is a bare future of the loop.
 
@@ -139,8 +150,7 @@ def _event_factory() -> Callable[[], _Event]:
     backend up on every creation and wraps the backend's own event. Under
     trio, a _TrioEvent (its wait() is trio's own checkpoint, as anyio's
     is under trio); under asyncio, a _LoopEvent."""
-    trio = sys.modules.get("trio")
-    if trio is not None and trio.lowlevel.in_trio_task():
+    if _running_trio() is not None:
         return _trio_event_class()
     try:
         loop = asyncio.get_running_loop()
@@ -205,10 +215,7 @@ def _collect_passes() -> int:
     asyncio runs ready tasks in the order they were woken: one pass. trio
     runs each batch of ready tasks forwards or backwards at random, so a
     task woken in the collector's own batch may run after it: two."""
-    trio = sys.modules.get("trio")
-    if trio is not None and trio.lowlevel.in_trio_task():
-        return 2
-    return 1
+    return 2 if _running_trio() is not None else 1
 
 
 class _Waiter:
@@ -265,8 +272,8 @@ def _readable_waiter() -> Callable[[int], Awaitable[None]]:
     translates cannot happen here: the read end is never notify_closing'd and
     only the reading task waits on it. (Under asyncio a _LoopReader is used
     instead; this is for any other loop anyio runs on.)"""
-    trio = sys.modules.get("trio")
-    if trio is not None and trio.lowlevel.in_trio_task():
+    trio = _running_trio()
+    if trio is not None:
         return cast("Callable[[int], Awaitable[None]]", trio.lowlevel.wait_readable)
     return anyio.wait_readable
 

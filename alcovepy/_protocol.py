@@ -350,17 +350,15 @@ class Router:
         A call without arguments cannot exceed the frame limit, so its size
         is not checked. A call to the helper itself (pipeline ()) reuses one
         Pending per call kind (it is immutable), instead of making one."""
+        depth = len(pipeline)
+        head = _CALL_HEADERS.get(depth) or _call_header(depth)
         if args:
             payload = _ENCODER.encode(args)
-            depth = len(pipeline)
-            head = _CALL_HEADERS.get(depth) or _call_header(depth)
             length = head.size - 4 + len(payload)
             if length > _spec.MAX_FRAME:
                 raise ValueError(f"request of {length} bytes exceeds the {_spec.MAX_FRAME}-byte frame limit")
         else:
             payload = _NO_ARGS
-            depth = len(pipeline)
-            head = _CALL_HEADERS.get(depth) or _call_header(depth)
             length = head.size - 4 + _NO_ARGS_LEN
         pending = self.pending
         reqid = self._next % 0xFFFFFFFF + 1
