@@ -100,7 +100,8 @@ static void set_nonblock(int fd)
 
 /* ---- creating children ------------------------------------------------ */
 
-static void add_child(pid_t pid, int in, int out, int err, int ctl)
+/* Track a new child (its parent-side fds, -1 for none); returns it. */
+static struct ah_child *add_child(pid_t pid, int in, int out, int err, int ctl)
 {
     struct ah_child *c = ah_xcalloc(1, sizeof(*c));
     c->pid = pid;
@@ -123,6 +124,7 @@ static void add_child(pid_t pid, int in, int out, int err, int ctl)
         ah_self.children = ah_xrealloc(ah_self.children, ah_self.cap_children * sizeof(c));
     }
     ah_self.children[ah_self.nchildren++] = c;
+    return c;
 }
 
 /* In a new child: its ends of the stdin, stdout and stderr pipes become 0-2. */
@@ -220,8 +222,7 @@ static struct ah_child *parent_side(int p[4][2], pid_t pid)
     close(p[2][1]);
     if (p[3][1] >= 0)
         close(p[3][1]);
-    add_child(pid, p[0][1], p[1][0], p[2][0], p[3][0]);
-    return ah_self.children[ah_self.nchildren - 1];
+    return add_child(pid, p[0][1], p[1][0], p[2][0], p[3][0]);
 }
 
 int ah_child_spawn(struct ah_call *c, int use_clone, int64_t flags)
@@ -321,8 +322,7 @@ int ah_child_spawn_wait(struct ah_call *c, const char *file, char *const argv[],
         errno = e;
         return AH_ST_ERRNO;
     }
-    add_child(pid, -1, -1, -1, -1);
-    struct ah_child *ch = ah_self.children[ah_self.nchildren - 1];
+    struct ah_child *ch = add_child(pid, -1, -1, -1, -1);
     ch->mode = AH_MODE_EXECED;
     ch->ctl = AH_CTL_EOF;
     ch->answer_exit = true;
@@ -737,10 +737,11 @@ void ah_child_stdin_cut_continue(void)
         }
         k->left -= (size_t)r;
     }
-    if (k->left == 0 && (c = cut_target()) != NULL)
-        push_ack(c, k->reqid, false);
-    if (k->left == 0)
+    if (k->left == 0) { /* the frame is all in: acknowledged, unless it failed */
+        if ((c = cut_target()) != NULL)
+            push_ack(c, k->reqid, false);
         *k = (struct ah_in_cut){0, 0, 0, false};
+    }
     if (c != NULL)
         ah_child_on_stdin_writable(c);
 }
@@ -1009,10 +1010,8 @@ static ssize_t read_frames(struct ah_child *c)
             return (ssize_t)moved;
         n = AH_RETRY(read(c->fd_out, &one, 1)); /* readable but empty: EOF, or a byte just came */
         if (n > 0) {
-            send_piece(c, &one, 1, 0);
-            if (--c->cont_left == 0)
-                ah_buf_clear(&c->out_rd);
-            return 1;
+            c->cont_left--; /* the byte is of the body still to come */
+            return (ssize_t)send_on(c, &one, 1);
         }
     } else {
         /* After big output frames, read little at a frame boundary: the
