@@ -21,11 +21,13 @@ import msgspec
 from alcovepy import _spec as spec
 from alcovepy._driver import PIPE_SIZE
 from alcovepy._helper_path import helper_path
-from alcovepy._protocol import encode_credit
+from alcovepy._protocol import FrameDecoder, encode_credit, encode_request
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
+
+    from alcovepy._protocol import Frame
 
 __all__ = ["helper_client_us", "helper_stdout_mbps"]
 
@@ -34,9 +36,7 @@ TIMEOUT = 60.0  # seconds the C client may take
 
 
 def _frame(reqid: int, call: str, args: object, pids: tuple[int, ...]) -> bytes:
-    body = struct.pack(">IH", reqid, CALLS[call]) + msgspec.msgpack.encode(args)
-    rest = struct.pack(f">BB{len(pids)}I", spec.FRAME_CALL, len(pids), *pids) + body
-    return struct.pack(">I", len(rest)) + rest
+    return encode_request(spec.FRAME_CALL, pids, (reqid, CALLS[call]), msgspec.msgpack.encode(args))
 
 
 def _read_exact(fd: int, n: int) -> bytes:
@@ -49,16 +49,23 @@ def _read_exact(fd: int, n: int) -> bytes:
     return out
 
 
+def _read_frame(fd: int) -> Frame:
+    """The next frame on fd, read exactly (blocking): nothing after it is
+    taken, as the C client reads on from there."""
+    head = _read_exact(fd, 4)
+    (length,) = struct.unpack(">I", head)
+    (frame,) = FrameDecoder().feed(head + _read_exact(fd, length))
+    return frame
+
+
 def _reply_value(fd: int) -> object:
     """The value of the next reply on fd (blocking); raises if it is not OK."""
     while True:
-        (length,) = struct.unpack(">I", _read_exact(fd, 4))
-        frame = _read_exact(fd, length)
-        body = frame[2 + 4 * frame[1] :]
-        if frame[0] == spec.FRAME_REPLY:
-            if body[4] != spec.STATUS_OK:
-                raise RuntimeError(f"benchmarks: setup call failed: {body!r}")
-            return msgspec.msgpack.decode(body[5:])
+        frame = _read_frame(fd)
+        if frame.type == spec.FRAME_REPLY:
+            if frame.body[4] != spec.STATUS_OK:
+                raise RuntimeError(f"benchmarks: setup call failed: {frame.body!r}")
+            return msgspec.msgpack.decode(frame.body[5:])
 
 
 @contextlib.contextmanager
@@ -76,8 +83,7 @@ def _helper_with_pipeline(depth: int) -> Iterator[tuple[int, int, tuple[int, ...
         os.close(to_r)
         os.close(from_w)
     try:
-        (length,) = struct.unpack(">I", _read_exact(from_r, 4))
-        _read_exact(from_r, length)  # the hello frame
+        _read_frame(from_r)  # the hello
         pids: tuple[int, ...] = ()
         for reqid in range(1, depth + 1):
             os.write(to_w, _frame(reqid, "fork", [], pids))

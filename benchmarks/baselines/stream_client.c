@@ -8,56 +8,17 @@
  * Driver does; other frames are skipped. At the empty stdout frame (end of
  * stream) it prints the bytes counted and the nanoseconds since the exec
  * request. Exits 1 on anything unexpected. */
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
+#include "client.h"
 
 enum { FRAME_STDOUT = 19, CREDIT_BATCH = 256 * 1024, BUF = 8 << 20, MAXHEX = 4096 };
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
-}
-
-static size_t unhex(const char *hex, uint8_t *out)
-{
-    size_t len = strlen(hex) / 2;
-    if (len > MAXHEX)
-        exit(100);
-    for (size_t i = 0; i < len; i++) {
-        unsigned byte;
-        if (sscanf(hex + 2 * i, "%2x", &byte) != 1)
-            exit(100);
-        out[i] = (uint8_t)byte;
-    }
-    return len;
-}
-
-static void write_all(int fd, const uint8_t *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n <= 0)
-            exit(1);
-        p += n, len -= (size_t)n;
-    }
-}
 
 int main(int argc, char *argv[])
 {
     if (argc < 5)
         return 100;
     static uint8_t exec_frame[MAXHEX], credit[MAXHEX];
-    size_t exec_len = unhex(argv[1], exec_frame);
-    size_t credit_len = unhex(argv[2], credit);
+    size_t exec_len = unhex(argv[1], exec_frame, MAXHEX);
+    size_t credit_len = unhex(argv[2], credit, MAXHEX);
     int to_helper = atoi(argv[3]), from_helper = atoi(argv[4]);
     if (credit_len < 11)
         return 100;
@@ -91,8 +52,7 @@ int main(int argc, char *argv[])
                 size_t bytes = len - body;
                 if (bytes == 0) { /* end of stream */
                     clock_gettime(CLOCK_MONOTONIC, &t1);
-                    double ns = (double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec);
-                    printf("%llu %.0f\n", (unsigned long long)total, ns);
+                    printf("%llu %.0f\n", (unsigned long long)total, elapsed_ns(&t0, &t1));
                     return 0;
                 }
                 total += bytes, owed += bytes;
