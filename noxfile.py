@@ -3,7 +3,7 @@
     nox                   tests, lint and check_c (the default sessions)
     nox -s asan           the whole suite against the helper built with ASan+UBSan
     nox -s fuzz           the libFuzzer target for 60 s; `nox -s fuzz -- 600` for longer
-    nox -s bench          the benchmarks; `nox -s bench -- --quick` in under 2 minutes
+    nox -s bench          the benchmarks; `nox -s bench -- --quick` in under 2 minutes, `-- --smoke` in seconds
     nox -s tests -- -x    arguments after -- go to pytest
 
 Python sessions run in a reused venv that also sees the system

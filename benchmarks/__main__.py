@@ -1,9 +1,10 @@
-"""python -m benchmarks [--quick] [--backend asyncio|trio|both] [--only SUBSTRING[,...]] [--rounds N]
+"""python -m benchmarks [--quick | --smoke] [--backend asyncio|trio|both] [--only SUBSTRING[,...]] [--rounds N]
 
 Builds the C baselines, runs every case under each backend, interleaved,
 for a number of rounds; prints the table of medians and the targets of
 issue 3; writes benchmarks/results/latest.json, latest.md (the tables in
-Markdown) and latest.png.
+Markdown) and latest.png. Exits 1 if a case failed to run (a target that
+fails is a measurement, not an error).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import benchmarks.cases_spawn
 import benchmarks.cases_stream  # noqa: F401  (importing a module registers its cases)
 from benchmarks._build import build_baselines
 from benchmarks._chart import write_chart
-from benchmarks._config import FULL, QUICK
+from benchmarks._config import FULL, QUICK, SMOKE
 from benchmarks._core import BACKENDS, CASES, ordered
 from benchmarks._report import markdown, medians, provenance, table, verdict_table, write_json
 from benchmarks._runner import run
@@ -35,7 +36,11 @@ def _log(msg: str) -> None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[1])
-    p.add_argument("--quick", action="store_true", help="few rounds, small sizes (under 2 minutes)")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="few rounds, small sizes (under 2 minutes)")
+    size.add_argument(
+        "--smoke", action="store_true", help="every case once with tiny sizes: checks that they run, measures nothing"
+    )
     p.add_argument("--backend", choices=["asyncio", "trio", "both"], default="both")
     p.add_argument(
         "--only", default="", help="run only the cases whose name contains one of these comma-separated substrings"
@@ -50,7 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    sizes = (QUICK if args.quick else FULL).with_rounds(args.rounds)
+    sizes = (SMOKE if args.smoke else QUICK if args.quick else FULL).with_rounds(args.rounds)
     backends = list(BACKENDS) if args.backend == "both" else [args.backend]
     wanted = [w for w in args.only.split(",") if w]
     cases = ordered([c for c in CASES if not wanted or any(w in c.name for w in wanted)])
@@ -94,8 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     prov = provenance()
     dirty = prov["uncommitted"]
     print(f"measured at commit {prov['commit']}" + (f" with uncommitted changes to {dirty}" if dirty else ""))
+    errors = 0
     for (b, n), s in results.items():
         for e in sorted(set(s.errors)):
+            errors += 1
             print(f"error in {n} ({b}): {e}")
 
     write_json(args.output, cases, results, verdicts, sizes, backends, {"elapsed_s": f"{elapsed:.1f}"})
@@ -103,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     png = args.output.with_suffix(".png")
     why_not = write_chart(png, cases, results, verdicts, backends)
     print(f"wrote {args.output}" + (f"; {why_not}" if why_not else f" and {png}"))
-    return 0
+    return 1 if errors else 0
 
 
 if __name__ == "__main__":

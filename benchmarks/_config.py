@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-__all__ = ["FULL", "INFLIGHT", "QUICK", "KiB", "MiB", "Sizes"]
+__all__ = ["FULL", "INFLIGHT", "QUICK", "SMOKE", "KiB", "MiB", "Sizes"]
 
 KiB = 1 << 10
 MiB = 1 << 20
@@ -35,6 +35,23 @@ class Sizes:
     def with_rounds(self, rounds: int | None) -> Sizes:
         return self if rounds is None else replace(self, rounds=rounds, memory_rounds=min(self.memory_rounds, rounds))
 
+
+SMOKE = Sizes(  # every case once, with tiny sizes: checks that each one runs, measures nothing
+    mode="smoke",
+    rounds=1,
+    calls=20,
+    deep_calls=5,
+    inflight_calls=64,
+    spawns=16,
+    floor_spawns=4,
+    stream_bytes=4 * MiB,
+    stream_chunk=1 * MiB,
+    unread_seconds=0.2,
+    idle_children=20,
+    idle_calls=10,
+    memory_rounds=1,
+    sample_timeout=60.0,
+)
 
 QUICK = Sizes(
     mode="quick",

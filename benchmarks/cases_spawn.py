@@ -34,7 +34,7 @@ UNIT = "spawns/s"
 
 async def _rate(n: int, one: Callable[[], Awaitable[None]], inflight: int = 1) -> float:
     """Spawns per second: n spawns, `inflight` tasks each doing its share in turn."""
-    per = n // inflight
+    per = max(1, n // inflight)  # at least one spawn each, whatever the sizes
 
     async def worker(count: int) -> None:
         for _ in range(count):
