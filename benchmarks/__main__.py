@@ -23,7 +23,7 @@ from benchmarks._build import build_baselines
 from benchmarks._chart import write_chart
 from benchmarks._config import FULL, QUICK, SMOKE
 from benchmarks._core import BACKENDS, CASES, ordered
-from benchmarks._report import markdown, medians, provenance, table, verdict_table, write_json
+from benchmarks._report import markdown, medians, provenance, speedup_tables, table, verdict_table, write_json
 from benchmarks._runner import run
 from benchmarks._targets import TARGETS, Verdict, backend_targets, evaluate
 
@@ -92,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
 
     print(table(cases, results, backends))
     print()
+    if speedups := speedup_tables(cases, results, backends):
+        print("How many times as fast as each baseline (> 1: alcovepy is faster)\n")
+        print(speedups)
+        print()
     print(verdict_table(verdicts) if verdicts else "(no target has its cases in this run)")
     passed = sum(1 for v in verdicts if v.passed)
     failed = sum(1 for v in verdicts if v.passed is False)

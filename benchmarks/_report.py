@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 REPO = Path(__file__).resolve().parent.parent
 
-__all__ = ["fmt", "fmt_ratio", "markdown", "table", "verdict_table", "write_json"]
+__all__ = ["fmt", "fmt_ratio", "markdown", "speedup_tables", "table", "verdict_table", "write_json"]
 
 
 def fmt(value: float | None) -> str:
@@ -80,6 +80,42 @@ def table(cases: Sequence[Case], results: Results, backends: Sequence[str]) -> s
             rows.append([c.name, b, c.unit, fmt(m), fmt(s.min), fmt(s.max), str(len(s.samples)), ratio, status])
     header = ["case", "backend", "unit", "median", "min", "max", "n", "ratio", ""]
     return _grid(header, rows, {3, 4, 5, 6})
+
+
+def _speedups(
+    cases: Sequence[Case], results: Results, backends: Sequence[str]
+) -> list[tuple[list[str], list[list[str]]]]:
+    """Per group: each alcovepy case's speed relative to every baseline of the
+    group measured in the same unit (> 1: alcovepy is faster), as (header, rows)."""
+    med = medians(results)
+    grids = []
+    for group in dict.fromkeys(c.group for c in cases):
+        mine = [c for c in cases if c.group == group and c.alcovepy]
+        bases = [c for c in cases if c.group == group and not c.alcovepy and any(c.unit == m.unit for m in mine)]
+        rows = []
+        for c in mine:
+            for b in backends:
+                m = med.get((b, c.name))
+                if m is None:
+                    continue
+                cells = []
+                for base in bases:
+                    bm = med.get((b, base.name))
+                    if bm is None or base.unit != c.unit or m <= 0 or bm <= 0:
+                        cells.append("-")
+                    else:
+                        cells.append(f"{(m / bm if c.higher_is_better else bm / m):.2f}")
+                rows.append([c.name, b, *cells])
+        if bases and rows:
+            names = [base.name.removeprefix(f"{group}_") for base in bases]  # spawn_c_vfork: c_vfork
+            grids.append(([f"{group}: speed vs", "backend", *names], rows))
+    return grids
+
+
+def speedup_tables(cases: Sequence[Case], results: Results, backends: Sequence[str]) -> str:
+    """The ratio to each baseline: how many times as fast as each one each alcovepy case is."""
+    grids = _speedups(cases, results, backends)
+    return "\n\n".join(_grid(h, rows, set(range(2, len(h)))) for h, rows in grids)
 
 
 def verdict_table(verdicts: Sequence[Verdict]) -> str:
@@ -189,7 +225,7 @@ def write_json(
 
 
 def markdown(cases: Sequence[Case], results: Results, verdicts: Sequence[Verdict], backends: Sequence[str]) -> str:
-    """The two tables as Markdown (medians with min-max; targets), for the README."""
+    """The tables as Markdown (medians with min-max; speed vs each baseline; targets), for the README."""
     med = medians(results)
     head = "| case | unit | " + " | ".join(f"{b} median (min-max)" for b in backends) + " | ratio to |"
     lines = [head, "|" + "---|" * (len(backends) + 3)]
@@ -204,6 +240,9 @@ def markdown(cases: Sequence[Case], results: Results, verdicts: Sequence[Verdict
             ratio = f" = {s.median / base:.2f}x" if base else ""
             cells.append(f"{fmt(s.median)} ({fmt(s.min)}-{fmt(s.max)}){ratio}")
         lines.append(f"| {c.name} | {c.unit} | " + " | ".join(cells) + f" | {c.baseline or ''} |")
+    for header, rows in _speedups(cases, results, backends):
+        lines += ["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
     lines += ["", "| # | target | needs | " + " | ".join(backends) + " |", "|" + "---|" * (len(backends) + 3)]
     for t in dict.fromkeys(id(v.target) for v in verdicts if v.backend != "both"):
         mine = [v for v in verdicts if id(v.target) == t]
