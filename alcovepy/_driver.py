@@ -538,13 +538,8 @@ class Driver(DriverCalls):
                 await anyio.lowlevel.cancel_shielded_checkpoint()
         finally:
             self._batch = None
-        if self._closed or self._failure is not None:
-            self._check_usable()  # every collected caller fails with the Driver
-        data = frame if len(batch) == 1 else b"".join(batch)
-        sent = self._write_some(data) if not self._writers else 0
-        if sent != len(data):
-            with anyio.CancelScope(shield=True):
-                await self._send_rest(data, sent)
+        with anyio.CancelScope(shield=True):  # a closed Driver fails every collected caller here
+            await self._send(frame if len(batch) == 1 else b"".join(batch))
 
     # ---- waiting: leader reads ----------------------------------------------
 

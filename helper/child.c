@@ -969,12 +969,6 @@ static size_t send_on(struct ah_child *c, const uint8_t *pre, size_t pre_len)
     return pre_len + n;
 }
 
-/* Send on what the pipe holds of the frame being cut through. */
-static size_t continue_frame(struct ah_child *c)
-{
-    return send_on(c, NULL, 0);
-}
-
 /* Start cutting through the frame at the end of out_rd, if it is big output
  * whose head is complete. Returns the body bytes sent on now. */
 static size_t cut_through(struct ah_child *c)
@@ -1005,7 +999,7 @@ static ssize_t read_frames(struct ah_child *c)
     uint8_t one;
     ssize_t n;
     if (c->cont_left > 0) { /* in the middle of a frame being cut through */
-        size_t moved = continue_frame(c);
+        size_t moved = send_on(c, NULL, 0); /* what the pipe holds of the frame */
         if (moved > 0)
             return (ssize_t)moved;
         n = AH_RETRY(read(c->fd_out, &one, 1)); /* readable but empty: EOF, or a byte just came */
