@@ -13,31 +13,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import subprocess
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import anyio
 
 import alcovepy
+from alcovepy._driver import _Event, _LoopEvent
 from benchmarks._config import FRAME_PAYLOAD, INFLIGHT
 from benchmarks._core import case
 from benchmarks._helper_c import helper_client_us
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable
+    from collections.abc import AsyncIterator, Callable
     from pathlib import Path
 
     from benchmarks._core import Context
-
-
-class _OneShot(Protocol):
-    def set(self) -> None: ...
-
-    def wait(self) -> Awaitable[None]: ...
 
 
 READ_SIZE = 64 * 1024  # bytes per os.read of the echo's replies
@@ -209,28 +205,14 @@ async def echo_x16(ctx: Context) -> float:
     return n / (time.perf_counter() - t0)
 
 
-class _FutureEvent:
-    """Under asyncio, the cheapest one-shot wake-up: a bare future of the
-    loop (anyio.Event builds an asyncio.Event and a coroutine per wait)."""
-
-    __slots__ = ("_fut",)
-
-    def __init__(self) -> None:
-        self._fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    def set(self) -> None:
-        self._fut.set_result(None)
-
-    def wait(self) -> asyncio.Future[None]:
-        return self._fut
-
-
-def _cheapest_event(backend: str) -> Callable[[], _OneShot]:
+def _cheapest_event(backend: str) -> Callable[[], _Event]:
+    """trio.Event, or under asyncio the Driver's own bare future of the loop
+    (anyio.Event builds an asyncio.Event and a coroutine per wait)."""
     if backend == "trio":
         import trio
 
         return trio.Event
-    return _FutureEvent
+    return functools.partial(_LoopEvent, asyncio.get_running_loop())
 
 
 async def _echo_tasks(echo: EchoPipes, calls: int, backend: str) -> None:
@@ -238,7 +220,7 @@ async def _echo_tasks(echo: EchoPipes, calls: int, backend: str) -> None:
     task (which batches its reads) wakes it: the floor of the task pattern,
     with the backend's cheapest wake-up (trio.Event, or a bare future)."""
     new_event = _cheapest_event(backend)
-    waiting: deque[_OneShot] = deque()
+    waiting: deque[_Event] = deque()
 
     async def reader() -> None:
         buf = b""
